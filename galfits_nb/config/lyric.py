@@ -742,7 +742,7 @@ def format_lyric(config: Config, folder: str | os.PathLike = ".") -> str:
     def params(ps) -> str:
         return "[" + ", ".join(param(p) for p in ps) + "]"
 
-    out: list[str] = [f"# written by galfits_nb from {Path(config.path).name or 'Python'}", ""]
+    out: list[str] = ["# galfits_nb configuration in the GalfitS .lyric format", ""]
     r = config.region
     out += ["# Region", f"R1) {format_value(r.name)}", f"R2) {format_value([r.ra, r.dec])}", f"R3) {format_value(r.redshift)}", ""]
     for im in config.images:

@@ -1,0 +1,125 @@
+"""The ``galfits`` command: GalfitS's command line on galfits_nb.
+
+``galfits CONFIG --workplace DIR [options]``. Option names are GalfitS's, and
+unambiguous abbreviations work (``--work``, ``--num_s``), as argparse allows.
+
+Exit status: 0 success, 2 bad input (configuration, data, options; one line
+on stderr naming the file, line and key, never a traceback), 3 a requested
+feature this version cannot do yet, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+from galfits_nb.errors import GalfitsError
+
+__all__ = ["main", "build_parser"]
+
+EXIT_BAD_INPUT = 2
+EXIT_UNSUPPORTED = 3
+EXIT_INTERRUPTED = 130
+
+_FIT_METHODS = ("optimizer", "lbfgs", "lm", "nuts", "mclmc", "nested", "smc")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse exits 2 as well; keep its usage line
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_BAD_INPUT, f"galfits: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``galfits`` (GalfitS option names)."""
+    parser = _Parser(
+        prog="galfits",
+        description="Fit galaxies jointly in multi-band images and spectra (GalfitS .lyric format).",
+    )
+    parser.add_argument("config", help="the .lyric configuration file")
+    parser.add_argument("--workplace", default=".", help="folder for every output (created if missing)")
+    parser.add_argument("--fit_method", default="optimizer", choices=_FIT_METHODS, help="fitter or sampler")
+    parser.add_argument("--num_steps", type=int, default=15000, help="optimizer steps (Adam) or samples")
+    parser.add_argument("--learning_rate", type=float, default=0.01, help="Adam learning rate")
+    parser.add_argument("--readpar", help="start from this .params file")
+    parser.add_argument("--parconstrain", help="Python file defining Update_Constraints(pardict); run only if given")
+    parser.add_argument("--priorpath", help="prior file (mass-size, mass-metallicity, SFH, AGN, GP, EB)")
+    parser.add_argument("--weight_spec", type=float, default=1.0, help="weight of the spectra in the likelihood")
+    parser.add_argument("--notfit", action="store_true", help="read everything, write <target>.params, do not fit")
+    parser.add_argument("--saveimgs", action="store_true", help="also save model and residual images as FITS")
+    parser.add_argument("--cal_sigma", action="store_true", help="parameter errors from the Hessian")
+    parser.add_argument("--nchains", type=int, default=4, help="chains for the samplers")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; return its exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return _run(args)
+    except GalfitsError as err:
+        print(f"galfits: error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("galfits: interrupted; files already written are complete", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _run(args: argparse.Namespace) -> int:
+    from galfits_nb.config.companions import load_constraints, read_priors, write_constrain_template
+    from galfits_nb.config.lyric import ConfigWarning, read_lyric
+    from galfits_nb.data.observation import read_observation, summarize_observation
+    from galfits_nb.inference.parameters import build_parameter_table
+
+    start = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConfigWarning)
+        config = read_lyric(args.config)
+    for warning in caught:
+        print(f"galfits: warning: {warning.message}", file=sys.stderr)
+    for option in ("readpar", "parconstrain", "priorpath"):
+        path = getattr(args, option)
+        if path is not None and not Path(path).is_file():
+            raise _option_error(option, path)
+    table = build_parameter_table(config)
+    if args.readpar:
+        table = table.read(args.readpar)
+    if args.parconstrain:
+        load_constraints(args.parconstrain)
+    if args.priorpath:
+        read_priors(args.priorpath)
+    observation = read_observation(config)
+    print(summarize_observation(observation))
+
+    workplace = Path(args.workplace)
+    workplace.mkdir(parents=True, exist_ok=True)
+    target = config.region.name
+    params_path = table.write(workplace / f"{target}.params")
+    constrain_path = workplace / f"{target}.constrain"
+    if not constrain_path.exists():  # never overwrite the user's own constraints
+        write_constrain_template(table.names, constrain_path)
+    print(f"{len(table)} parameters ({len(table.free_names)} free) written to {params_path}")
+    print(f"constraint template: {constrain_path}")
+    if args.notfit:
+        print(f"read in {time.perf_counter() - start:.1f} s; --notfit: no fit run")
+        return 0
+    print(
+        "galfits: this version reads configurations and data and writes the parameter table; "
+        "fitting is not available yet (use --notfit)",
+        file=sys.stderr,
+    )
+    return EXIT_UNSUPPORTED
+
+
+def _option_error(option: str, path: str) -> GalfitsError:
+    from galfits_nb.errors import ConfigError
+
+    return ConfigError(f"--{option}: no such file", file=path)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
