@@ -1,0 +1,90 @@
+"""The ``galfits`` command: --notfit writes the parameter table; errors exit 2."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from astropy.table import Table
+
+from galfits_nb.cli import main
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+QUICKSTART = SHARED / "j0056_quickstart" / "quickstart.lyric"
+AGN = SHARED / "greeneho2004_id2" / "AGNspectrum.lyric"
+
+
+def test_notfit_writes_params_and_constrain(tmp_path, capsys):
+    status = main([str(QUICKSTART), "--work", str(tmp_path / "out"), "--notf"])
+    assert status == 0
+    out = capsys.readouterr().out
+    assert "sloan_u" in out and "galex_fuv" in out
+    params = Table.read(tmp_path / "out" / "J0056-0021.params", format="ascii")
+    names = list(params["pname"])
+    assert "bulge_Re" in names and "logM_disk" in names and "csx_sloan_g" in names
+    row = params[names.index("bulge_n")]
+    assert (row["value"], row["min"], row["max"], row["vary"]) == (4.0, 0.5, 6.0, 1)
+    source = (tmp_path / "out" / "J0056-0021.constrain").read_text()
+    assert "def Update_Constraints(pardict)" in source
+
+
+def test_notfit_on_spectrum_only_config(tmp_path, capsys):
+    assert main([str(AGN), "--workplace", str(tmp_path), "--notfit"]) == 0
+    assert "3813" in capsys.readouterr().out or (tmp_path / "J0249\u22120815.params").exists()
+
+
+def test_readpar_changes_the_start(tmp_path):
+    assert main([str(QUICKSTART), "--work", str(tmp_path), "--notfit"]) == 0
+    path = tmp_path / "J0056-0021.params"
+    text = path.read_text().replace("bulge_n 4 ", "bulge_n 3.5 ")
+    edited = tmp_path / "edited.params"
+    edited.write_text(text)
+    assert main([str(QUICKSTART), "--work", str(tmp_path / "b"), "--notfit", "--readpar", str(edited)]) == 0
+    params = Table.read(tmp_path / "b" / "J0056-0021.params", format="ascii")
+    assert float(params[list(params["pname"]).index("bulge_n")]["value"]) == pytest.approx(3.5)
+
+
+def test_existing_constrain_file_is_kept(tmp_path):
+    (tmp_path / "J0056-0021.constrain").write_text("# mine\ndef Update_Constraints(pardict):\n    return pardict\n")
+    assert main([str(QUICKSTART), "--work", str(tmp_path), "--notfit"]) == 0
+    assert (tmp_path / "J0056-0021.constrain").read_text().startswith("# mine")
+
+
+def test_bad_config_exits_2_with_one_line(tmp_path, capsys):
+    folder = tmp_path / "cfg"
+    shutil.copytree(QUICKSTART.parent, folder)
+    config = folder / "quickstart.lyric"
+    config.write_text(config.read_text().replace("Pa6) [4,0.5,6,0.1,1]", "Pa6) [4,6,0.5,0.1,1]"))
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "keep.txt").write_text("earlier result")
+    status = main([str(config), "--work", str(tmp_path / "out"), "--notfit"])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert "quickstart.lyric:" in err and "Pa6" in err and "min < max" in err
+    assert "Traceback" not in err and err.count("\n") == 1
+    assert (tmp_path / "out" / "keep.txt").read_text() == "earlier result"
+
+
+def test_missing_readpar_file_exits_2(tmp_path, capsys):
+    status = main([str(QUICKSTART), "--work", str(tmp_path), "--notfit", "--readpar", str(tmp_path / "no.params")])
+    assert status == 2 and "no such file" in capsys.readouterr().err
+
+
+def test_fit_not_available_yet_exits_3(tmp_path, capsys):
+    assert main([str(QUICKSTART), "--work", str(tmp_path)]) == 3
+    assert "--notfit" in capsys.readouterr().err
+
+
+def test_installed_command_runs(tmp_path):
+    exe = Path(sys.executable).parent / "galfits"
+    result = subprocess.run(
+        [str(exe), str(QUICKSTART), "--work", str(tmp_path), "--num_s", "10", "--notfit"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "J0056-0021.params").exists()
