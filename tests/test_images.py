@@ -414,3 +414,29 @@ def test_four_sided_cutout_rotated_image(tmp_path):
     south_edge = cx if south_is_low else ds.sizes["x"] - 1 - cx
     assert east_edge == pytest.approx(8.0 if east_is_low else 7.0)
     assert south_edge == pytest.approx(2.0 if south_is_low else 1.0)
+
+
+def test_degenerate_third_axis_is_dropped(tmp_path):
+    path = write_set(tmp_path)
+    cube = tmp_path / "cube.fits"
+    fits.PrimaryHDU(index_image()[None], header=tan_header()).writeto(cube)
+    spec = ImageSpec(letter="a", data=FitsRef(str(cube), 0), band="sloan_r", sigma=None,
+                     psf=FitsRef(str(path.parent / "psf.fits"), 0), cutout=5.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ObservationWarning)
+        ds = read_image(spec, RA, DEC)
+    assert ds.data.shape == (10, 10) and ds.data.values[5, 5] == 1000 * 15 + 20
+
+
+def test_error_empty_primary_and_not_fits(tmp_path):
+    path = write_set(tmp_path)
+    empty = tmp_path / "empty.fits"
+    fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(index_image())]).writeto(empty)
+    with pytest.raises(ObservationError, match="expected 2-D image data") as err:
+        read_image(spec_for(empty, sigma=None, mask=None), RA, DEC)
+    assert_names(err, empty, 0)
+    text = tmp_path / "notfits.fits"
+    text.write_text("hello")
+    with pytest.raises(ObservationError, match="cannot read FITS") as err:
+        read_image(spec_for(text, sigma=None, mask=None), RA, DEC)
+    assert_names(err, text, 0)

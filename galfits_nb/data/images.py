@@ -27,6 +27,8 @@ Nothing here imports jax.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
@@ -46,6 +48,7 @@ __all__ = [
     "ObservationWarning",
     "ImageGeometry",
     "read_image",
+    "read_fits_header",
     "read_fits_array",
     "image_wcs",
     "target_geometry",
@@ -100,8 +103,50 @@ def _where(ref: FitsRef, band: str, role: str) -> str:
     return f"band {band!r}: {role} {ref.path}[HDU {ref.hdu}]"
 
 
-def read_fits_array(ref: FitsRef, band: str, role: str = "image") -> tuple[np.ndarray, fits.Header]:
-    """Read one HDU as a 2-D float64 array and its header.
+Slices = tuple[slice, slice]
+
+
+@contextmanager
+def _image_hdu(ref: FitsRef, band: str, role: str) -> Iterator[tuple[fits.ImageHDU, tuple[int, int]]]:
+    """Open ``ref`` and yield ``(hdu, (ny, nx))`` once it is known to be a 2-D image."""
+    where = _where(ref, band, role)
+    path = Path(ref.path)
+    if not path.is_file():
+        raise ObservationError(f"{where}: file not found")
+    try:
+        hdul = fits.open(path)
+    except OSError as exc:  # astropy raises OSError for files that are not FITS
+        raise ObservationError(f"{where}: cannot read FITS file ({exc})") from exc
+    with hdul:
+        if not 0 <= ref.hdu < len(hdul):
+            raise ObservationError(
+                f"{where}: HDU index out of range (the file has {len(hdul)} HDU(s), 0..{len(hdul) - 1})"
+            )
+        hdu = hdul[ref.hdu]
+        shape = tuple(int(v) for v in hdu.shape) if hdu.is_image else ()
+        core = tuple(v for v in shape[:-2] if v != 1) + shape[-2:]  # drop length-1 leading axes
+        if len(core) != 2 or min(core) < 1:
+            found = f"shape {shape}" if hdu.is_image else f"a {type(hdu).__name__}"
+            raise ObservationError(f"{where}: expected 2-D image data, found {found}")
+        yield hdu, (core[0], core[1])
+
+
+def read_fits_header(ref: FitsRef, band: str, role: str = "image") -> tuple[fits.Header, tuple[int, int]]:
+    """Header and 2-D shape ``(ny, nx)`` of one image HDU, without reading its pixels.
+
+    Raises
+    ------
+    ObservationError
+        Missing file, unreadable file, HDU out of range, HDU without 2-D data.
+    """
+    with _image_hdu(ref, band, role) as (hdu, shape):
+        return hdu.header.copy(), shape
+
+
+def read_fits_array(
+    ref: FitsRef, band: str, role: str = "image", slices: Slices | None = None
+) -> tuple[np.ndarray, fits.Header]:
+    """Read one HDU (or a section of it) as a 2-D float64 array, with its header.
 
     Parameters
     ----------
@@ -111,11 +156,15 @@ def read_fits_array(ref: FitsRef, band: str, role: str = "image") -> tuple[np.nd
         Band name, used in error messages.
     role : str
         ``'image'``, ``'sigma'``, ``'mask'`` or ``'psf'``, used in error messages.
+    slices : tuple of 2 slice, optional
+        ``(rows, columns)`` to read; only that section is read from disk
+        (``hdu.section``), so cutting a small region out of a large mosaic
+        stays cheap.
 
     Returns
     -------
     array : ndarray of shape (ny, nx), float64
-        Length-1 axes of a 3-D or 4-D HDU are squeezed away.
+        Length-1 axes of a 3-D or 4-D HDU are dropped.
     header : astropy.io.fits.Header
 
     Raises
@@ -123,31 +172,11 @@ def read_fits_array(ref: FitsRef, band: str, role: str = "image") -> tuple[np.nd
     ObservationError
         Missing file, unreadable file, HDU out of range, HDU without 2-D data.
     """
-    path = Path(ref.path)
-    where = _where(ref, band, role)
-    if not path.is_file():
-        raise ObservationError(f"{where}: file not found")
-    try:
-        with fits.open(path, memmap=False) as hdul:
-            if not 0 <= ref.hdu < len(hdul):
-                raise ObservationError(
-                    f"{where}: HDU index out of range (the file has {len(hdul)} HDU(s), 0..{len(hdul) - 1})"
-                )
-            hdu = hdul[ref.hdu]
-            if not hdu.is_image or hdu.data is None:
-                kind = type(hdu).__name__
-                raise ObservationError(f"{where}: expected 2-D image data, found {kind} without image data")
-            array = np.array(hdu.data, dtype=np.float64)
-            header = hdu.header.copy()
-    except ObservationError:
-        raise
-    except OSError as exc:  # astropy raises OSError for files that are not FITS
-        raise ObservationError(f"{where}: cannot read FITS file ({exc})") from exc
-    if array.ndim > 2:
-        array = np.squeeze(array)
-    if array.ndim != 2:
-        raise ObservationError(f"{where}: expected 2-D image data, found shape {array.shape}")
-    return array, header
+    with _image_hdu(ref, band, role) as (hdu, shape):
+        rows, cols = slices if slices is not None else (slice(0, shape[0]), slice(0, shape[1]))
+        leading = (0,) * (len(hdu.shape) - 2)
+        array = np.array(hdu.section[leading + (rows, cols)], dtype=np.float64)
+        return array, hdu.header.copy()
 
 
 # --------------------------------------------------------------------------
@@ -328,6 +357,12 @@ def sky_statistics(data: np.ndarray, bad: np.ndarray) -> tuple[float, float]:
     -------
     sky, rms : float
         Clipped median and clipped standard deviation (image units).
+
+    Notes
+    -----
+    On a small cut-out that the galaxy fills, the clipped rms is biased high
+    by the galaxy's outskirts: on the 66x66 j0056 SDSS g cut-out it is 0.90,
+    against 0.69 measured in the corners.
     """
     good = data[~bad]
     _, median, std = sigma_clipped_stats(good, sigma=3.0, maxiters=None)
@@ -396,27 +431,22 @@ def normalise_psf(psf: np.ndarray, where: str = "psf") -> np.ndarray:
 # --------------------------------------------------------------------------
 
 
-def _read_mask(spec: ImageSpec, shape: tuple[int, int]) -> tuple[np.ndarray, str]:
+def _check_shape(ref: FitsRef, spec: ImageSpec, role: str, shape: tuple[int, int]) -> None:
+    """Raise unless the sigma / mask HDU has the data's shape."""
+    _, found = read_fits_header(ref, spec.band, role)
+    if found != shape:
+        raise ObservationError(
+            f"{_where(ref, spec.band, role)}: shape {found} differs from the data "
+            f"{spec.data.path}[HDU {spec.data.hdu}] shape {shape}"
+        )
+
+
+def _read_mask(spec: ImageSpec, slices: Slices, shape: tuple[int, int]) -> np.ndarray:
+    """Bad-pixel mask of the cut-out, True = bad (I6: any non-zero or NaN value)."""
     if is_placeholder(spec.mask):
-        return np.zeros(shape, dtype=bool), "none"
-    mask, _ = read_fits_array(spec.mask, spec.band, "mask")
-    if mask.shape != shape:
-        raise ObservationError(
-            f"{_where(spec.mask, spec.band, 'mask')}: shape {mask.shape} differs from the data "
-            f"{spec.data.path}[HDU {spec.data.hdu}] shape {shape}"
-        )
-    # 1 = bad; any non-zero or NaN value counts as bad.
-    return (mask != 0) | ~np.isfinite(mask), f"{spec.mask.path}[{spec.mask.hdu}]"
-
-
-def _read_sigma_file(spec: ImageSpec, shape: tuple[int, int]) -> np.ndarray:
-    sigma, _ = read_fits_array(spec.sigma, spec.band, "sigma")
-    if sigma.shape != shape:
-        raise ObservationError(
-            f"{_where(spec.sigma, spec.band, 'sigma')}: shape {sigma.shape} differs from the data "
-            f"{spec.data.path}[HDU {spec.data.hdu}] shape {shape}"
-        )
-    return sigma
+        return np.zeros(shape, dtype=bool)
+    mask, _ = read_fits_array(spec.mask, spec.band, "mask", slices)
+    return (mask != 0) | ~np.isfinite(mask)
 
 
 def _gain(spec: ImageSpec, header: fits.Header, where: str) -> float:
@@ -509,10 +539,11 @@ def read_image(spec: ImageSpec, ra: float, dec: float) -> xr.Dataset:
     """
     band = spec.band
     where = _where(spec.data, band, "image")
-    data, header = read_fits_array(spec.data, band, "image")
-    shape = data.shape
-    bad, mask_file = _read_mask(spec, shape)
-    sigma = None if is_placeholder(spec.sigma) else _read_sigma_file(spec, shape)
+    header, shape = read_fits_header(spec.data, band, "image")
+    if not is_placeholder(spec.mask):
+        _check_shape(spec.mask, spec, "mask", shape)
+    if not is_placeholder(spec.sigma):
+        _check_shape(spec.sigma, spec, "sigma", shape)
 
     # --- geometry and cut-out -------------------------------------------------
     whole = np.ndim(spec.cutout) == 0 and float(spec.cutout) < 0
@@ -539,18 +570,22 @@ def read_image(spec: ImageSpec, ra: float, dec: float) -> xr.Dataset:
         position, size = cutout_extent(spec.cutout, geometry)
         if min(size) < 1:
             raise ObservationError(f"{where}: cut-out size I8 = {spec.cutout} is smaller than one pixel")
+        # Cutout2D does the box arithmetic and the cut-out WCS; it is handed a
+        # zero-stride stand-in of the image's shape, and only the resulting
+        # section is then read from disk.
+        stand_in = np.broadcast_to(np.float32(0.0), shape)
         try:
-            cutout = Cutout2D(data, position, size, wcs=wcs, mode="trim", copy=True)
+            cutout = Cutout2D(stand_in, position, size, wcs=wcs, mode="trim", copy=False)
         except NoOverlapError as exc:
             raise ObservationError(f"{where}: the cut-out box does not overlap the image") from exc
         slices = cutout.slices_original
         cut_wcs = cutout.wcs
         centre = tuple(float(v) for v in cutout.to_cutout_position(geometry.centre))
 
-    data = data[slices]
-    bad = bad[slices]
-    if sigma is not None:
-        sigma = sigma[slices]
+    data, _ = read_fits_array(spec.data, band, "image", slices)
+    bad = _read_mask(spec, slices, data.shape)
+    mask_file = "none" if is_placeholder(spec.mask) else f"{spec.mask.path}[{spec.mask.hdu}]"
+    sigma = None if is_placeholder(spec.sigma) else read_fits_array(spec.sigma, band, "sigma", slices)[0]
 
     # --- bad pixels, sigma -----------------------------------------------------
     nonfinite = ~np.isfinite(data)

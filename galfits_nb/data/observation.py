@@ -237,9 +237,10 @@ def read_observation(config: Config) -> xr.DataTree:
                 )
         node = stacked if stacked is not None else xr.Dataset()
         attrs["stacked"] = int(stacked is not None)
-        nodes[f"/atlas/{atlas.name}"] = node.assign_attrs(attrs)
+        atlas_node = atlas.name.replace("/", "_")
+        nodes[f"/atlas/{atlas_node}"] = node.assign_attrs(attrs)
         for name, ds in members:
-            nodes[f"/atlas/{atlas.name}/{name}"] = ds
+            nodes[f"/atlas/{atlas_node}/{name}"] = ds
     for spectrum in config.spectra:
         nodes[f"/spectra/{spectrum.letter}"] = read_spectrum(spectrum, region.redshift)
     return xr.DataTree.from_dict(nodes)

@@ -58,6 +58,9 @@ class SpectrumColumns(NamedTuple):
 
 
 def _is_fits(path: Path) -> bool:
+    """FITS by content (the SIMPLE card) or, for compressed files, by name."""
+    if path.name.lower().endswith((".fits.gz", ".fit.gz", ".fits.bz2", ".fits.fz")):
+        return True
     with open(path, "rb") as handle:
         return handle.read(9) == b"SIMPLE  ="
 
@@ -133,7 +136,7 @@ def read_spectrum_sdss(path: str | Path) -> SpectrumColumns:
     """Read an SDSS spec-lite / spec FITS file (HDU 1 table: loglam, flux, ivar).
 
     Wavelength ``10**loglam`` [A, vacuum], flux in 1e-17 erg/s/cm^2/A, error
-    ``1/sqrt(ivar)`` (infinite where ivar = 0, hence masked later). When the
+    ``1/sqrt(ivar)`` (0 where ivar = 0, so :func:`fit_mask` excludes it). When the
     table has ``wdisp`` (Gaussian sigma of the line-spread function in units
     of the 1e-4 dex pixel), the FWHM in A is
     ``2.3548 * wdisp * 1e-4 * ln(10) * wavelength``.
@@ -161,7 +164,7 @@ def read_spectrum_sdss(path: str | Path) -> SpectrumColumns:
     except OSError as exc:
         raise ObservationError(f"{path}: cannot read FITS file ({exc})") from exc
     with np.errstate(divide="ignore", invalid="ignore"):
-        error = np.where(ivar > 0, 1.0 / np.sqrt(ivar), np.inf)
+        error = np.where(ivar > 0, 1.0 / np.sqrt(ivar), 0.0)
     fwhm = None
     if wdisp is not None:
         fwhm = _FWHM_PER_SIGMA * wdisp * 1e-4 * np.log(10.0) * wavelength
