@@ -70,30 +70,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from galfits_nb.config.companions import load_constraints, read_priors, write_constrain_template
+    from galfits_nb.config.companions import write_constrain_template
     from galfits_nb.config.lyric import ConfigWarning, read_lyric
-    from galfits_nb.data.observation import read_observation, summarize_observation
-    from galfits_nb.inference.parameters import build_parameter_table
+    from galfits_nb.data.images import ObservationWarning
+    from galfits_nb.data.observation import summarize_observation
 
     start = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConfigWarning)
+        warnings.simplefilter("always", ObservationWarning)
         config = read_lyric(args.config)
+        observation = _read_inputs(args, config)
     for warning in caught:
         print(f"galfits: warning: {warning.message}", file=sys.stderr)
-    for option in ("readpar", "parconstrain", "priorpath"):
-        path = getattr(args, option)
-        if path is not None and not Path(path).is_file():
-            raise _option_error(option, path)
-    table = build_parameter_table(config)
-    if args.readpar:
-        table = table.read(args.readpar)
-    if args.parconstrain:
-        load_constraints(args.parconstrain)
-    if args.priorpath:
-        read_priors(args.priorpath)
-    observation = read_observation(config)
-    print(summarize_observation(observation))
+    table, tree = observation
+    print(summarize_observation(tree))
 
     workplace = Path(args.workplace)
     workplace.mkdir(parents=True, exist_ok=True)
@@ -113,6 +104,26 @@ def _run(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return EXIT_UNSUPPORTED
+
+
+def _read_inputs(args: argparse.Namespace, config):
+    """Parameter table (with --readpar applied) and observation; check the other files."""
+    from galfits_nb.config.companions import load_constraints, read_priors
+    from galfits_nb.data.observation import read_observation
+    from galfits_nb.inference.parameters import build_parameter_table
+
+    for option in ("readpar", "parconstrain", "priorpath"):
+        path = getattr(args, option)
+        if path is not None and not Path(path).is_file():
+            raise _option_error(option, path)
+    table = build_parameter_table(config)
+    if args.readpar:
+        table = table.read(args.readpar)
+    if args.parconstrain:
+        load_constraints(args.parconstrain)
+    if args.priorpath:
+        read_priors(args.priorpath)
+    return table, read_observation(config)
 
 
 def _option_error(option: str, path: str) -> GalfitsError:
