@@ -465,7 +465,8 @@ def test_prior_errors_are_line_numbered(text: str, line: int, pieces: list[str])
 
 
 def test_prior_value_tokenizer() -> None:
-    parse = companions._parse_value
+    from galfits_nb.config.values import parse_value as parse
+
     assert parse("[a.fits, 'b c', \"d\", 1, -2e-3, 3800/(1+1), none, [], [[1]]]") == [
         "a.fits",
         "b c",

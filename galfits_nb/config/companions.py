@@ -159,6 +159,7 @@ from types import MappingProxyType
 from typing import Any
 
 from galfits_nb.errors import ConfigError
+from galfits_nb.config.values import ValueSyntaxError, parse_value, strip_comment
 
 __all__ = [
     "ParamRow",
@@ -1139,7 +1140,7 @@ def _prior_entries(text: str, file: str) -> list[_Entry]:
     seen: dict[str, int] = {}
     pending: tuple[int, str] | None = None
     for number, raw in enumerate(text.splitlines(), start=1):
-        line = _strip_comment(raw).strip()
+        line = strip_comment(raw).strip()
         if pending is not None:
             start, so_far = pending
             _check_not_new_key(line, number, so_far, start, file)
@@ -1195,23 +1196,12 @@ def _entry(line: str, number: int, file: str, seen: dict[str, int]) -> _Entry:
         raise ConfigError(f"key given twice (first on line {seen[key]})", file=file, line=number, key=key)
     seen[key] = number
     try:
-        value = _parse_value(text)
-    except _ValueSyntaxError as err:
-        raise ConfigError("", file=file, line=number, key=key, expected=str(err), found=repr(text)) from None
+        value = parse_value(text)
+    except ValueSyntaxError as err:
+        raise ConfigError(
+            str(err), file=file, line=number, key=key, expected="a value in the KEY) VALUE grammar", found=repr(text)
+        ) from None
     return _Entry(key, value, text, number)
-
-
-def _strip_comment(line: str) -> str:
-    """Drop everything after the first ``#`` outside quotes."""
-    quote = ""
-    for i, char in enumerate(line):
-        if quote:
-            quote = "" if char == quote else quote
-        elif char in "'\"":
-            quote = char
-        elif char == "#":
-            return line[:i]
-    return line
 
 
 def _bracket_depth(text: str) -> int:
@@ -1227,115 +1217,6 @@ def _bracket_depth(text: str) -> int:
         elif char == "]":
             depth -= 1
     return depth
-
-
-# ---------------------------------------------------------------------------
-# Prior file: the value tokenizer (private so that it can be swapped for the
-# shared .lyric reader later)
-# ---------------------------------------------------------------------------
-
-
-class _ValueSyntaxError(ValueError):
-    """The message says what was expected."""
-
-
-def _parse_value(text: str) -> Any:
-    """Read one value: number, word, quoted string, ``none`` or nested list.
-
-    Parameters
-    ----------
-    text : str
-        Value text without its comment.
-
-    Returns
-    -------
-    float, str, None or list
-        Numbers (simple arithmetic allowed, ``1/3``) become floats, bare and
-        quoted words strings, ``none``/``None``/empty None, brackets lists.
-
-    Raises
-    ------
-    _ValueSyntaxError
-        Unbalanced brackets or quotes, or text after the value.
-    """
-    text = text.strip()
-    if not text:
-        return None
-    value, end = _read_item(text, 0)
-    if text[end:].strip():
-        raise _ValueSyntaxError(f"one value (unexpected {text[end:].strip()!r} after it)")
-    return value
-
-
-def _read_item(text: str, pos: int) -> tuple[Any, int]:
-    pos = _skip_space(text, pos)
-    if pos < len(text) and text[pos] == "[":
-        return _read_list(text, pos + 1)
-    if pos < len(text) and text[pos] in "'\"":
-        end = text.find(text[pos], pos + 1)
-        if end < 0:
-            raise _ValueSyntaxError("a closing quote")
-        return text[pos + 1 : end], end + 1
-    end, depth = pos, 0
-    while end < len(text):
-        char = text[end]
-        if char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-        elif depth == 0 and char in ",]":
-            break
-        elif char in "['\"":
-            raise _ValueSyntaxError(f"',' or ']' before {char!r}")
-        end += 1
-    return _scalar(text[pos:end]), end
-
-
-def _read_list(text: str, pos: int) -> tuple[list, int]:
-    items: list = []
-    pos = _skip_space(text, pos)
-    if pos < len(text) and text[pos] == "]":
-        return items, pos + 1
-    while True:
-        item, pos = _read_item(text, pos)
-        items.append(item)
-        pos = _skip_space(text, pos)
-        if pos >= len(text):
-            raise _ValueSyntaxError("a closing ']'")
-        if text[pos] == "]":
-            return items, pos + 1
-        if text[pos] != ",":
-            raise _ValueSyntaxError(f"',' or ']' (found {text[pos:].strip()!r})")
-        pos += 1
-
-
-def _skip_space(text: str, pos: int) -> int:
-    while pos < len(text) and text[pos].isspace():
-        pos += 1
-    return pos
-
-
-def _scalar(token: str) -> Any:
-    token = token.strip()
-    if not token:
-        raise _ValueSyntaxError("a list item (found an empty one)")
-    if token in ("none", "None"):
-        return None
-    number = _number(token)
-    return token if number is None else number
-
-
-def _number(token: str) -> float | None:
-    """The value of arithmetic on numbers, or None for a word (``total``, ``a.fits``)."""
-    try:
-        if tie_dependencies(token):
-            return None
-    except ConfigError:
-        return None
-    try:
-        return float(_evaluate(_compile_tie(token), {}))
-    except (ArithmeticError, ValueError) as err:
-        raise _ValueSyntaxError(f"arithmetic that can be evaluated ({token}: {err})") from None
 
 
 # ---------------------------------------------------------------------------
