@@ -282,10 +282,7 @@ class SEDSpec:
 
     def get(self, name: str, default: object = None) -> object:
         """Return the SED parameter ``name`` (a Param or a tuple of them)."""
-        for key, value in self.params:
-            if key == name:
-                return value
-        return default
+        return _lookup(self.params, name, default)
 
 
 @dataclass(frozen=True)
@@ -360,10 +357,7 @@ class NucleusSpec:
 
     def get(self, name: str, default: object = None) -> object:
         """Return the nucleus parameter ``name``."""
-        for key, value in self.params:
-            if key == name:
-                return value
-        return default
+        return _lookup(self.params, name, default)
 
 
 @dataclass(frozen=True)
@@ -387,10 +381,7 @@ class StarSpec:
 
     def get(self, name: str, default: object = None) -> object:
         """Return the star parameter ``name``."""
-        for key, value in self.params:
-            if key == name:
-                return value
-        return default
+        return _lookup(self.params, name, default)
 
 
 @dataclass(frozen=True)
@@ -464,6 +455,13 @@ class Config:
     def line_of(self, key: str) -> int | None:
         """Line number in the file where ``key`` (e.g. ``'Ia3'``) was set."""
         return dict(self.lines).get(key)
+
+
+def _lookup(params: tuple[tuple[str, object], ...], name: str, default: object) -> object:
+    for key, value in params:
+        if key == name:
+            return value
+    return default
 
 
 def _by_letter(blocks: tuple, letter: str, what: str):
