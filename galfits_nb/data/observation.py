@@ -205,7 +205,9 @@ def read_observation(config: Config) -> xr.DataTree:
         )
 
     images: dict[str, list[tuple[str, xr.Dataset]]] = {atlas.name: [] for atlas in config.atlases}
-    progress = tqdm(jobs, desc="reading images", unit="image", disable=len(jobs) < _PROGRESS_FROM, leave=False)
+    # disable=None: tqdm shows the bar on a terminal only (and honours TQDM_DISABLE).
+    few = len(jobs) < _PROGRESS_FROM
+    progress = tqdm(jobs, desc="reading images", unit="image", disable=True if few else None, leave=False)
     for atlas, spec in progress:
         progress.set_postfix_str(spec.band)
         taken = {name for name, _ in images[atlas.name]}
