@@ -449,7 +449,7 @@ def _read_image(reader: _Reader, letter: str, block: dict[int, _Row]) -> ImageSp
         4: reader.fits,
         5: reader.integer,
         6: lambda r: reader.fits(r, optional=True),
-        7: reader.word,
+        7: lambda r: reader.word(r) if r.text.strip() else "",  # informational; may be blank
         8: lambda r: _read_cutout(reader, r),
         9: reader.number,
         10: reader.number,
