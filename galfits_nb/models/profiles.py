@@ -35,8 +35,8 @@ Units
 
 Pixel integration
 -----------------
-A profile is averaged over ``Sampling.oversampling**2`` points per pixel on
-the whole grid (midpoint rule), then a block of ``Sampling.block_size``
+A profile is averaged over ``Sampling.oversampling**2`` Gauss-Legendre points
+per pixel on the whole grid, then a block of ``Sampling.block_size``
 pixels on a side around the profile centre is replaced by a more accurate
 integral, as GALFIT refines the pixels near the centre:
 
@@ -49,14 +49,20 @@ integral, as GALFIT refines the pixels near the centre:
   percent of the light lies within ``1e-3 Re``), which no Cartesian
   sub-sampling of reasonable size can.
 * the others (``sersic_f``, ``ferrer``, ``edgeondisk``, ``gauring``) are
-  averaged over ``Sampling.block_oversampling**2`` points per block pixel.
+  averaged over ``Sampling.block_oversampling**2`` Gauss-Legendre points per
+  block pixel.
 
 All shapes are static (the block is placed with ``lax.dynamic_update_slice``
 at the pixel nearest the centre), so every function jits and differentiates.
 
-Precision: JAX's default float32 gives images to ~1e-6 of the peak; ``b_n``
-to ~1e-6 relative. Enable float64 (``jax.experimental.enable_x64``) where
-more is needed.
+Precision: JAX's default float32 gives pixel values to ~1e-5 of the peak,
+total fluxes to ~1e-6 and ``b_n`` to ~1e-6 relative. Enable float64
+(``jax.enable_x64(True)`` as a context, or the ``JAX_ENABLE_X64``
+environment variable) where more is needed.
+
+Compile time: the exact central block and the incomplete gamma function make
+the Sersic program the largest; on a small CPU it compiles in ~2 s, ~5-10 s
+with gradients. A fit compiles once.
 """
 
 from __future__ import annotations
@@ -69,13 +75,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
-from jax.scipy.special import betaln, erf, gammainc, gammaln, i1
+from jax.scipy.special import erf, gammaln, i1
 
 __all__ = [
     "PixelGrid",
     "Sampling",
     "DEFAULT_SAMPLING",
     "PROFILE_PARAMETERS",
+    "regularized_lower_gamma",
     "sersic_b",
     "sersic_enclosed_fraction",
     "spiral_rotation_angle",
@@ -165,13 +172,13 @@ class Sampling(NamedTuple):
     Attributes
     ----------
     oversampling : int
-        Sample points per pixel side on the whole grid (midpoint rule).
+        Gauss-Legendre points per pixel side on the whole grid.
     block_size : int
         Side, in pixels, of the block around the profile centre that is
         integrated accurately (clipped to the grid).
     block_oversampling : int
-        Sample points per pixel side in that block, for profiles without an
-        analytic enclosed flux.
+        Gauss-Legendre points per pixel side in that block, for profiles
+        without an analytic enclosed flux.
     edge_nodes : int
         Gauss-Legendre nodes per pixel edge for the exact block integral.
     """
@@ -250,8 +257,8 @@ def spiral_rotation_angle(
 ) -> jax.Array:
     """Rotation of the coordinate frame with radius (spiral arms), in radians.
 
-    The hyperbolic-tangent rotation with a power-law asymptote of GALFIT 3
-    (Peng et al. 2010, AJ 139, 2097, sec. 4.3)::
+    Modelled on GALFIT 3's hyperbolic-tangent rotation with a power-law
+    asymptote (Peng et al. 2010, AJ 139, 2097, sec. 4)::
 
         theta(r) = theta_out * (1 + tanh(4 (r - r_in) / (r_out - r_in) - 2)) / 2
                              * ((1 + r / r_out) / 2) ** alpha
@@ -290,20 +297,143 @@ def spiral_rotation_angle(
 # ---------------------------------------------------------------------------
 
 
+@jax.custom_jvp
+def regularized_lower_gamma(a: ArrayLike, x: ArrayLike) -> jax.Array:
+    """Regularised lower incomplete gamma function ``P(a, x)``, fixed-cost.
+
+    The series ``P = x^a e^-x / Gamma(a+1) * sum_k x^k / ((a+1)...(a+k))``
+    for ``x < a + 1`` (Abramowitz & Stegun 1964, eq. 6.5.29) and the
+    continued fraction for ``Q = 1 - P`` evaluated by the modified Lentz
+    method otherwise (Press et al. 2007, Numerical Recipes 3rd ed., sec. 6.2),
+    each with a fixed 64 terms in one ``fori_loop``.
+
+    Why not ``jax.scipy.special.gammainc``: its lowering (data-dependent
+    loops for value and for the derivative in ``a``) takes seconds to compile
+    on CPU for every call site, which dominated the compile time of a Sersic
+    model. This version compiles 2-3x faster, differentiates in both
+    arguments, and agrees with scipy to 1e-14 in float64
+    and ~1e-6 (absolute) in float32 for ``0.6 <= a <= 20`` (``0.3 <= n <= 10``)
+    and all ``x >= 0``; more terms would be needed for larger ``a``.
+
+    Derivatives: ``dP/dx = x^(a-1) e^-x / Gamma(a)`` exactly; ``dP/da`` by
+    forward-mode differentiation of the fixed loops, computed with the value
+    (a custom JVP), so reverse mode never has to store and transpose the
+    loops (that transpose compiled slowly).
+
+    Parameters
+    ----------
+    a : float or array
+        Shape parameter, positive.
+    x : float or array
+        Argument, ``>= 0``.
+
+    Returns
+    -------
+    array
+        ``P(a, x)`` in [0, 1], broadcast shape of ``a`` and ``x``.
+    """
+    dtype = jnp.result_type(a, x, float)
+    a, x = jnp.broadcast_arrays(jnp.asarray(a, dtype), jnp.asarray(x, dtype))
+    tiny = jnp.finfo(dtype).tiny * 1e3
+    use_series = x < a + 1.0
+    # Each branch sees only inputs where it converges (NaN-free gradients).
+    x_series = jnp.where(use_series, x, 0.5 * a)
+    x_fraction = jnp.where(use_series, a + 1.0, x)
+
+    def step(i: int, carry: tuple[jax.Array, ...]) -> tuple[jax.Array, ...]:
+        term, total, b, c, d, h = carry
+        # series term k = i
+        term = term * x_series / (a + i)
+        total = total + term
+        # modified Lentz step i of the continued fraction for Q
+        an = -i * (i - a)
+        b = b + 2.0
+        # no zero guards: b >= 2 on the inputs this branch sees, so the
+        # denominators stay away from 0 (the guards slowed compilation)
+        d = 1.0 / (an * d + b)
+        c = b + an / c
+        return term, total, b, c, d, h * d * c
+
+    ones = jnp.ones_like(x)
+    b0 = x_fraction + 1.0 - a
+    start = (ones, ones, b0, jnp.full_like(x, 1.0 / tiny), 1.0 / b0, 1.0 / b0)
+    # One loop for both expansions (one compiled loop); 64 terms suffice for
+    # the series and the fraction has converged well before.
+    _, total, _, _, _, fraction = lax.fori_loop(1, 65, step, start)
+    p_series = jnp.exp(_log_gamma_weight(a, x_series) - jnp.log(a)) * total
+    p_series = jnp.where(x_series > 0.0, p_series, 0.0)
+    q_fraction = jnp.exp(_log_gamma_weight(a, x_fraction)) * fraction
+    return jnp.where(use_series, p_series, 1.0 - q_fraction)
+
+
+def _log_gamma_weight(a: jax.Array, x: jax.Array) -> jax.Array:
+    """``log(x^a e^-x / Gamma(a))`` without float32 cancellation for large ``a``.
+
+    Direct for ``a < 4``, for ``x < a / 100`` and in float64. Otherwise, with
+    ``t = x / a`` and Stirling's series for ``log Gamma(a)`` (Abramowitz &
+    Stegun 1964, eq. 6.1.41; error < 4e-8 for ``a >= 4``)::
+
+        -a (t - 1 - ln t) + ln(a / 2 pi) / 2 - 1/(12a) + 1/(360a^3) - 1/(1260a^5)
+
+    so the large terms ``a ln x``, ``x`` and ``log Gamma(a)`` cancel
+    analytically instead of numerically (float32 lost ~4e-6 at ``a = 20``).
+    """
+    tiny = jnp.finfo(x.dtype).tiny * 1e3
+    x = jnp.maximum(x, tiny)
+    direct = a * jnp.log(x) - x - gammaln(a)
+    if x.dtype == jnp.float64:  # enough precision already
+        return direct
+    # Where x << a the weight is negligible anyway; keep those inputs away
+    # from log1p(-1) so that gradients stay finite.
+    use_stirling = (a >= 4.0) & (x > 1e-2 * a)
+    a_big = jnp.where(use_stirling, a, 4.0)
+    delta = jnp.where(use_stirling, x / a_big - 1.0, 0.0)
+    inv = 1.0 / a_big
+    stirling = (
+        -a_big * (delta - jnp.log1p(delta))
+        + 0.5 * jnp.log(a_big / (2.0 * jnp.pi))
+        - inv * (1.0 / 12.0 - inv * inv * (1.0 / 360.0 - inv * inv / 1260.0))
+    )
+    return jnp.where(use_stirling, stirling, direct)
+
+
+@regularized_lower_gamma.defjvp
+def _regularized_lower_gamma_jvp(
+    primals: tuple[jax.Array, jax.Array], tangents: tuple[jax.Array, jax.Array]
+) -> tuple[jax.Array, jax.Array]:
+    a, x = primals
+    a_dot, x_dot = tangents
+    dtype = jnp.result_type(a, x, float)
+    a, x = jnp.broadcast_arrays(jnp.asarray(a, dtype), jnp.asarray(x, dtype))
+    value, dp_da = jax.jvp(
+        lambda a_: regularized_lower_gamma.fun(a_, x), (a,), (jnp.ones_like(a),)
+    )
+    tiny = jnp.finfo(dtype).tiny * 1e3
+    dp_dx = jnp.where(
+        x > 0.0,
+        jnp.exp((a - 1.0) * jnp.log(jnp.maximum(x, tiny)) - x - gammaln(a)),
+        0.0,
+    )
+    return value, dp_da * a_dot + dp_dx * x_dot
+
+
+@jax.jit
 def sersic_b(n: ArrayLike) -> jax.Array:
     """The Sersic constant ``b_n``: the root of ``P(2n, b) = 1/2``.
 
     ``P`` is the regularised lower incomplete gamma function, so ``Re`` holds
-    half the light (Graham & Driver 2005, PASA 22, 118, eq. 4).
+    half the light (Graham & Driver 2005, PASA 22, 118, sec. 2).
 
-    Start: the asymptotic expansion of Ciotti & Bertin (1999, A&A 352, 447,
-    eq. 18) for ``n > 0.36`` and the polynomial fit of MacArthur, Courteau &
-    Holtzman (2003, ApJ 582, 689, eq. A2) below. Then four Newton steps on
-    ``P(2n, b) - 1/2`` (quadratic convergence from a start good to <1e-3).
-    The iterations are not differentiated; a last Newton step from the
-    converged, gradient-stopped root carries the derivative, which is then
-    exactly the implicit-function derivative ``db/dn = -(dP/dn) / (dP/db)``.
-    Valid for ``0.3 <= n <= 10`` (tested); jit/vmap/grad friendly.
+    Start: the asymptotic expansion of Ciotti & Bertin (1999, A&A 352, 447)
+    for ``n > 0.36`` and the polynomial fit of MacArthur, Courteau &
+    Holtzman (2003, ApJ 582, 689, appendix) below, both good to <3e-4 in
+    ``0.3 <= n <= 10``. Then two Newton steps on ``P(2n, b) - 1/2``
+    (quadratic convergence: ~1e-7, then float64 precision). The first is not
+    differentiated; the second starts from the gradient-stopped root and
+    carries the derivative, which is then exactly the implicit-function
+    derivative ``db/dn = -(dP/dn) / (dP/db)``.
+    Valid for ``0.3 <= n <= 10`` (tested); jitted (one compile per shape),
+    vmap and grad friendly.
 
     Parameters
     ----------
@@ -321,7 +451,7 @@ def sersic_b(n: ArrayLike) -> jax.Array:
         a = 2.0 * n_
         # dP(a, b)/db = b^(a-1) e^(-b) / Gamma(a)
         log_slope = (a - 1.0) * jnp.log(b) - b - gammaln(a)
-        return b - (gammainc(a, b) - 0.5) * jnp.exp(-log_slope)
+        return b - (regularized_lower_gamma(a, b) - 0.5) * jnp.exp(-log_slope)
 
     n_fixed = lax.stop_gradient(n)
     inv = 1.0 / n_fixed
@@ -335,17 +465,20 @@ def sersic_b(n: ArrayLike) -> jax.Array:
         -0.8902 + n_fixed * (10.95 + n_fixed * (-19.67 + n_fixed * 13.43))
     )
     b = jnp.where(n_fixed > 0.36, b_ciotti_bertin, b_macarthur)
-    # fori_loop keeps one copy of gammainc in the program (faster compiles).
-    b = lax.fori_loop(0, 4, lambda _, b_: newton_step(b_, n_fixed), b)
+    # The start is good to <3e-4 for 0.3 <= n <= 10, so one Newton step gives
+    # ~1e-7 and the second (gradient-carrying) step float64 precision. Two
+    # unrolled steps compile faster than a loop of them.
+    b = newton_step(b, n_fixed)
     return newton_step(lax.stop_gradient(b), n)
 
 
+@jax.jit
 def sersic_enclosed_fraction(
     radius: ArrayLike, re: ArrayLike, n: ArrayLike
 ) -> jax.Array:
     """Fraction of a Sersic profile's light inside elliptical radius ``radius``.
 
-    ``P(2n, b_n (R / Re)^(1/n))`` (Graham & Driver 2005, eq. 2).
+    ``P(2n, b_n (R / Re)^(1/n))`` (Graham & Driver 2005, sec. 2).
 
     Parameters
     ----------
@@ -367,10 +500,10 @@ def sersic_enclosed_fraction(
 def _sersic_enclosed(
     radius: ArrayLike, re: ArrayLike, n: ArrayLike, b: ArrayLike
 ) -> jax.Array:
-    """``P(2n, b (R/Re)^(1/n))``, evaluated on a flattened array (faster compiles)."""
+    """``P(2n, b (R/Re)^(1/n))``."""
     radius = jnp.asarray(radius)
     x = b * (jnp.maximum(radius, 0.0) / re) ** (1.0 / n)
-    return gammainc(2.0 * n, x.reshape(-1)).reshape(x.shape)
+    return regularized_lower_gamma(2.0 * n, x)
 
 
 def _sersic_log_density(
@@ -379,7 +512,7 @@ def _sersic_log_density(
     """log of the unit-flux circular Sersic surface density (per arcsec^2).
 
     ``I(R) = b^(2n) exp(-b (R/Re)^(1/n)) / (2 pi n Re^2 Gamma(2n))``, the
-    normalisation of Graham & Driver (2005, eq. 4) with ``L = 1``; ``b = b_n``.
+    normalisation of Graham & Driver (2005, sec. 2) with ``L = 1``; ``b = b_n``.
     """
     return (
         -b * (radius / re) ** (1.0 / n)
@@ -436,33 +569,48 @@ EnclosedFn = Callable[[jax.Array], jax.Array]
 """``enclosed(R) -> fraction of the flux inside circular radius R`` (arcsec)."""
 
 
-def _mean_density(
-    density: DensityFn,
-    rows: jax.Array,
-    cols: jax.Array,
-    grid: PixelGrid,
-    factor: int,
-) -> jax.Array:
-    """Average ``density`` over ``factor**2`` points in each pixel (midpoint rule).
+def _sample_points(
+    rows: jax.Array, cols: jax.Array, grid: PixelGrid, factor: int
+) -> tuple[jax.Array, jax.Array]:
+    """Gauss-Legendre sample points inside pixels, flattened.
 
     Parameters
     ----------
     rows, cols : int arrays, shapes (n_rows,), (n_cols,)
         Pixel indices (may be traced).
+    factor : int
+        Points per pixel side.
+
+    Returns
+    -------
+    x, y : arrays, shape (n_rows * factor * n_cols * factor,)
+        Sky offsets (arcsec) in row-major order of the
+        ``(n_rows, factor, n_cols, factor)`` array of samples.
+    """
+    offsets = 0.5 * np.polynomial.legendre.leggauss(factor)[0]
+    y_pix = (rows[:, None] + offsets[None, :]).reshape(-1)
+    x_pix = (cols[:, None] + offsets[None, :]).reshape(-1)
+    y = (y_pix - grid.cy) * grid.pixel_scale
+    x = (x_pix - grid.cx) * grid.pixel_scale
+    shape = (y.shape[0], x.shape[0])
+    x_flat = jnp.broadcast_to(x[None, :], shape).ravel()
+    y_flat = jnp.broadcast_to(y[:, None], shape).ravel()
+    return x_flat, y_flat
+
+
+def _pixel_means(samples: jax.Array, n_rows: int, n_cols: int, factor: int) -> jax.Array:
+    """Gauss-Legendre average of flattened samples over each pixel.
+
+    The tensor-product rule with ``factor`` points per side is exact for
+    polynomials of degree ``2 factor - 1`` in each direction, so smooth parts
+    of a profile converge much faster than with the midpoint rule.
 
     Returns
     -------
     array, shape (n_rows, n_cols)
-        Mean density in flux per arcsec^2.
     """
-    nodes, weights = np.polynomial.legendre.leggauss(factor)
-    offsets = 0.5 * nodes
-    weights = 0.5 * weights  # sum to 1 over a pixel side
-    y_pix = (rows[:, None] + offsets[None, :]).reshape(-1)
-    x_pix = (cols[:, None] + offsets[None, :]).reshape(-1)
-    y = ((y_pix - grid.cy) * grid.pixel_scale)[:, None]
-    x = ((x_pix - grid.cx) * grid.pixel_scale)[None, :]
-    samples = density(x, y).reshape(rows.shape[0], factor, cols.shape[0], factor)
+    weights = 0.5 * np.polynomial.legendre.leggauss(factor)[1]  # sum to 1 per side
+    samples = samples.reshape(n_rows, factor, n_cols, factor)
     return jnp.einsum("iajb,a,b->ij", samples, weights, weights)
 
 
@@ -482,7 +630,10 @@ def _edge_triangle_flux(
     substitution ``s = h sinh(t)`` gives ``dphi = dt / cosh t`` and
     ``R = h cosh t``: smooth in ``t`` even when the line passes very close to
     the centre, so a fixed Gauss-Legendre rule is accurate. Positive when
-    A -> B turns counter-clockwise about the origin.
+    A -> B turns counter-clockwise about the origin. Within ``1e-4`` edge
+    lengths of a line through the centre the flux is interpolated linearly
+    through zero (it is odd in ``h``), which keeps its derivative right when
+    the centre sits exactly on a pixel edge.
 
     Parameters
     ----------
@@ -505,7 +656,7 @@ def _edge_triangle_flux(
     h = ax * ey - ay * ex  # signed: cross(A, B) = length * h
     s_a = ax * ex + ay * ey
     s_b = bx * ex + by * ey
-    h_abs = jnp.maximum(jnp.abs(h), 1e-9 * length)
+    h_abs = jnp.maximum(jnp.abs(h), 1e-4 * length)
     t_a = jnp.arcsinh(s_a / h_abs)
     t_b = jnp.arcsinh(s_b / h_abs)
     nodes, weights = np.polynomial.legendre.leggauss(n_nodes)
@@ -513,7 +664,10 @@ def _edge_triangle_flux(
     t = 0.5 * (t_b + t_a)[..., None] + half * nodes
     cosh_t = jnp.cosh(t)
     integrand = enclosed(h_abs[..., None] * cosh_t) / cosh_t
-    return jnp.sign(h) * jnp.sum(weights * integrand * half, axis=-1) / (2.0 * jnp.pi)
+    # h / h_abs is sign(h), except within 1e-4 edge lengths of a line through
+    # the centre, where the flux goes linearly through zero (right derivative).
+    orientation = h / h_abs
+    return orientation * jnp.sum(weights * integrand * half, axis=-1) / (2.0 * jnp.pi)
 
 
 def _elliptical_block_flux(
@@ -544,9 +698,16 @@ def _elliptical_block_flux(
     x_edges = ((cols[0] - 0.5 + jnp.arange(cols.shape[0] + 1)) - grid.cx) * grid.pixel_scale
     u, v = _major_minor_offsets(x_edges[None, :], y_edges[:, None], x0, y0, pa_deg)
     w = v / q
-    # Edges along +x (between columns j and j+1 of corner row i) and along +y.
-    along_x = _edge_triangle_flux(enclosed, u[:, :-1], w[:, :-1], u[:, 1:], w[:, 1:], n_nodes)
-    along_y = _edge_triangle_flux(enclosed, u[:-1, :], w[:-1, :], u[1:, :], w[1:, :], n_nodes)
+    ny, nx = rows.shape[0], cols.shape[0]
+    # Edges along +x (corner (i, j) -> (i, j+1)) and along +y ((i, j) -> (i+1, j)),
+    # evaluated in one flat call (one fused kernel: faster compiles).
+    start_u = jnp.concatenate([u[:, :-1].ravel(), u[:-1, :].ravel()])
+    start_w = jnp.concatenate([w[:, :-1].ravel(), w[:-1, :].ravel()])
+    end_u = jnp.concatenate([u[:, 1:].ravel(), u[1:, :].ravel()])
+    end_w = jnp.concatenate([w[:, 1:].ravel(), w[1:, :].ravel()])
+    flux = _edge_triangle_flux(enclosed, start_u, start_w, end_u, end_w, n_nodes)
+    along_x = flux[: (ny + 1) * nx].reshape(ny + 1, nx)
+    along_y = flux[(ny + 1) * nx :].reshape(ny, nx + 1)
     # Counter-clockwise: bottom (+x), right (+y), top (-x), left (-y).
     return along_x[:-1, :] + along_y[:, 1:] - along_x[1:, :] - along_y[:, :-1]
 
@@ -577,13 +738,12 @@ def _render(
         Flux in each pixel.
     """
     area = grid.pixel_scale**2
-    image = area * _mean_density(
-        density, jnp.arange(grid.ny), jnp.arange(grid.nx), grid, sampling.oversampling
-    )
+    k = sampling.oversampling
+    x, y = _sample_points(jnp.arange(grid.ny), jnp.arange(grid.nx), grid, k)
     by = min(sampling.block_size, grid.ny)
     bx = min(sampling.block_size, grid.nx)
     if by == 0 or bx == 0:
-        return image
+        return area * _pixel_means(density(x, y), grid.ny, grid.nx, k)
     centre_row = jnp.round(grid.cy + y0 / grid.pixel_scale).astype(jnp.int32)
     centre_col = jnp.round(grid.cx + x0 / grid.pixel_scale).astype(jnp.int32)
     i0 = jnp.clip(centre_row - by // 2, 0, grid.ny - by)
@@ -591,8 +751,15 @@ def _render(
     rows = i0 + jnp.arange(by)
     cols = j0 + jnp.arange(bx)
     if block_flux is None:
-        block = area * _mean_density(density, rows, cols, grid, sampling.block_oversampling)
+        # One density call for the grid and the block samples together: one
+        # copy of the profile in the compiled program.
+        kb = sampling.block_oversampling
+        xb, yb = _sample_points(rows, cols, grid, kb)
+        samples = density(jnp.concatenate([x, xb]), jnp.concatenate([y, yb]))
+        image = area * _pixel_means(samples[: x.shape[0]], grid.ny, grid.nx, k)
+        block = area * _pixel_means(samples[x.shape[0] :], by, bx, kb)
     else:
+        image = area * _pixel_means(density(x, y), grid.ny, grid.nx, k)
         block = block_flux(rows, cols)
     return lax.dynamic_update_slice(image, block.astype(image.dtype), (i0, j0))
 
@@ -705,11 +872,14 @@ def sersic_f_image(
     2. deproject to the disk plane inclined by ``i_m`` about the major axis:
        ``(u, v / cos i_m)``; polar radius ``rho`` and angle ``phi`` there;
     3. rotate the frame: ``phi -> phi - theta(rho)``
-       (:func:`spiral_rotation_angle`, sec. 4.3) and project back;
+       (:func:`spiral_rotation_angle`) and project back;
     4. elliptical radius ``r0`` and angle ``theta`` (from the major axis,
        counter-clockwise) in the circularised frame ``(u', v' / q)``;
     5. Fourier-perturbed radius ``r = r0 (1 + a_m cos(m (theta + theta_m)))``
-       (sec. 4.1, eq. 4), and the Sersic law of ``r``.
+       (GALFIT's Fourier modes), and the Sersic law of ``r``.
+
+    GalfitS's P24 ``i_m`` ("Fourier projection angle") is read as the
+    inclination of step 2, GALFIT's rotation-frame inclination.
 
     Steps 2-3 preserve area, so for one mode ``m >= 1`` with ``|a_m| < 1`` the
     total flux is ``(1 - a_m^2)^(-3/2)`` times the plain Sersic's, and the
@@ -779,7 +949,7 @@ def ferrer_image(
     """Unit-flux modified Ferrer profile (GALFIT's ``ferrer``, bars and lenses).
 
     ``I(R) ~ (1 - (R / r_out)^(2 - beta))^alpha`` inside ``r_out``, zero
-    outside (Peng et al. 2010, eq. 13). Total flux (substituting
+    outside (Peng et al. 2010). Total flux (substituting
     ``t = (R/r_out)^(2-beta)``)::
 
         L = 2 pi q I0 r_out^2 B(2 / (2 - beta), alpha + 1) / (2 - beta)
@@ -806,10 +976,11 @@ def ferrer_image(
     array, shape (ny, nx)
     """
     exponent = 2.0 - beta
-    log_norm = (
-        jnp.log(2.0 * jnp.pi * r_out * r_out / exponent)
-        + betaln(2.0 / exponent, alpha + 1.0)
-    )
+    p = 2.0 / exponent
+    # log B(p, alpha + 1) from log-gamma (cheaper to compile than betaln and
+    # ample precision for the arguments met here, ~1-10)
+    log_beta = gammaln(p) + gammaln(alpha + 1.0) - gammaln(p + alpha + 1.0)
+    log_norm = jnp.log(2.0 * jnp.pi * r_out * r_out / exponent) + log_beta
 
     def log_radial(radius: jax.Array) -> jax.Array:
         inside = radius < r_out
@@ -948,9 +1119,11 @@ def gauring_image(
     -------
     array, shape (ny, nx)
     """
-    radial_integral = sigma * sigma * jnp.exp(-0.5 * (r_ring / sigma) ** 2) + r_ring * sigma * jnp.sqrt(
-        jnp.pi / 2.0
-    ) * (1.0 + erf(r_ring / (sigma * jnp.sqrt(2.0))))
+    ratio = r_ring / sigma
+    radial_integral = sigma * sigma * (
+        jnp.exp(-0.5 * ratio * ratio)
+        + ratio * jnp.sqrt(jnp.pi / 2.0) * (1.0 + erf(ratio / jnp.sqrt(2.0)))
+    )
     log_norm = jnp.log(2.0 * jnp.pi * radial_integral)
 
     def log_radial(radius: jax.Array) -> jax.Array:
@@ -974,15 +1147,14 @@ def const_image(grid: PixelGrid) -> jax.Array:
 # Dispatch
 # ---------------------------------------------------------------------------
 
-_KIND_ALIASES: Mapping[str, str] = MappingProxyType(
-    {"gaussian": "gaussian", "gauring": "gauring", "edgedisk": "edgeondisk"}
-)
-
-
 def canonical_kind(kind: str) -> str:
-    """Profile kind as used in :data:`PROFILE_PARAMETERS` (``GauRing`` -> ``gauring``)."""
+    """Profile kind as used in :data:`PROFILE_PARAMETERS`.
+
+    Case-insensitive (GalfitS writes ``GauRing`` and ``Gaussian``); GALFIT's
+    name ``edgedisk`` is accepted for ``edgeondisk``.
+    """
     lowered = kind.lower()
-    return _KIND_ALIASES.get(lowered, lowered)
+    return "edgeondisk" if lowered == "edgedisk" else lowered
 
 
 def render_profile(
@@ -1038,25 +1210,20 @@ def render_profile(
             f"profile {kind!r} needs parameters {list(PROFILE_PARAMETERS[name])}; "
             f"missing {missing}"
         )
-    p = params
-    if name == "sersic":
-        return sersic_image(p["xcen"], p["ycen"], p["Re"], p["n"], p["ang"], p["axrat"], grid, sampling)
-    if name == "sersic_f":
-        return sersic_f_image(
-            p["xcen"], p["ycen"], p["Re"], p["n"], p["ang"], p["axrat"],
-            p["rin"], p["rout"], p["alpha"], p["thetaout"],
-            p["m"], p["am"], p["thetam"], p["im"], grid, sampling,
-        )
-    if name == "ferrer":
-        return ferrer_image(
-            p["xcen"], p["ycen"], p["rout"], p["alpha"], p["beta"], p["ang"], p["axrat"], grid, sampling
-        )
-    if name == "edgeondisk":
-        return edgeondisk_image(p["xcen"], p["ycen"], p["rs"], p["hs"], p["ang"], grid, sampling)
-    if name == "gaussian":
-        return gaussian_image(p["xcen"], p["ycen"], p["FWHM"], p["ang"], p["axrat"], grid, sampling)
-    if name == "gauring":
-        return gauring_image(
-            p["xcen"], p["ycen"], p["Rring"], p["width"], p["ang"], p["axrat"], grid, sampling
-        )
-    return const_image(grid)
+    if name == "const":
+        return const_image(grid)
+    # Each renderer takes its parameters in PROFILE_PARAMETERS order.
+    values = [params[key] for key in PROFILE_PARAMETERS[name]]
+    return _RENDERERS[name](*values, grid, sampling)
+
+
+_RENDERERS: Mapping[str, Callable[..., jax.Array]] = MappingProxyType(
+    {
+        "sersic": sersic_image,
+        "sersic_f": sersic_f_image,
+        "ferrer": ferrer_image,
+        "edgeondisk": edgeondisk_image,
+        "gaussian": gaussian_image,
+        "gauring": gauring_image,
+    }
+)

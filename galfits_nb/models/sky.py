@@ -114,5 +114,6 @@ def polynomial_sky_image(coefficients: jax.Array, shape: tuple[int, int]) -> jax
     """
     coefficients = jnp.asarray(coefficients)
     degree = polynomial_degree(coefficients.shape[0])
-    terms = jnp.asarray(polynomial_terms(shape, degree), dtype=jnp.result_type(coefficients, float))
+    dtype = jnp.result_type(coefficients, float)
+    terms = jnp.asarray(polynomial_terms(shape, degree), dtype=dtype)
     return jnp.tensordot(coefficients, terms, axes=1)
