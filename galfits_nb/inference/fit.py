@@ -1,0 +1,330 @@
+"""Imaging-only fits in photometry mode: config + observation -> best parameters.
+
+:func:`fit_images` is the plain-Python entry point the command line, the
+staged workflow and the widgets call. It builds the scene
+(:func:`galfits_nb.models.scene.build_imaging_scene`), picks start fluxes from
+the data, runs a fitter from :mod:`galfits_nb.inference.optimize` and returns
+a :class:`FitResult` with the best table, the statistics GalfitS reports, the
+parameter errors and the model images as xarray Datasets.
+
+Which parameters move
+---------------------
+The free parameters of the table that the images read (shapes, centres,
+``logNorm_*``, sky, shifts, and whatever those are tied to). Free parameters
+the images do not read (SED parameters, redshifts, spectrum normalisations)
+are held at their values in an imaging-only fit and keep them in the result.
+
+Start fluxes
+------------
+A free ``logNorm_<comp>_<band>`` still holding the table's default 0 starts
+at ``log10(F / n_comp)``, with ``F`` the sum over unmasked pixels of data
+minus the start sky and ``n_comp`` the number of components (for ``const``,
+that share spread over the good pixels). When ``F <= 0`` (an empty cut-out)
+the noise level ``sqrt(sum sigma^2)`` stands in for ``F``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import NamedTuple
+
+import jax.numpy as jnp
+import numpy as np
+import xarray as xr
+
+from galfits_nb.config.companions import tie_dependencies
+from galfits_nb.config.spec import Config
+from galfits_nb.errors import ConfigError
+from galfits_nb.inference import optimize
+from galfits_nb.inference.likelihood import (
+    ImagingProblem,
+    bic,
+    imaging_problem,
+    problem_models,
+    reduced_chi2,
+)
+from galfits_nb.inference.parameters import ParameterTable, build_parameter_table
+from galfits_nb.models.profiles import DEFAULT_SAMPLING, Sampling
+from galfits_nb.models.scene import ImagingScene, build_imaging_scene, scene_parameter_names
+from galfits_nb.models.sky import polynomial_degree, polynomial_terms
+
+__all__ = ["FitResult", "fit_images", "imaging_table", "start_fluxes", "FIT_METHODS", "DEFAULT_NUM_STEPS"]
+
+FIT_METHODS = ("lm", "lbfgs", "optimizer", "adam")
+"""Methods of :func:`fit_images`; ``optimizer`` (GalfitS's name) and ``adam`` are the same."""
+
+DEFAULT_NUM_STEPS = {"lm": 200, "lbfgs": 1000, "optimizer": 15000, "adam": 15000}
+"""Maximum steps per method (Adam's 15000 is the ``galfits --num_steps`` default)."""
+
+
+class FitResult(NamedTuple):
+    """The outcome of an imaging fit.
+
+    Attributes
+    ----------
+    table : ParameterTable
+        The input table with the best values of the fitted parameters.
+    method : str
+    free_names : tuple of str
+        The parameters that were fitted.
+    chi2 : float
+        Total chi^2 at the best point.
+    chi2_per_image : dict of str to float
+        By band label (``sloan_g``).
+    n_good : dict of str to int
+        Unmasked pixels per band label.
+    n_free : int
+    reduced_chi2 : float
+        ``chi2 / (N_good - N_free)``.
+    bic : float
+        ``chi2 + N_free ln(N_good)``.
+    sigma : dict of str to float
+        1-sigma error per fitted parameter (empty when not computed).
+    covariance : ndarray of shape (n_free, n_free) or None
+    models : dict of str to xr.Dataset
+        Per band label: ``data``, ``model``, ``residual`` (data - model),
+        ``sigma``, ``mask`` over (y, x) with the observation's coordinates;
+        attrs ``band``, ``letter``, ``chi2``, ``n_good``, ``dof``, ``reduced_chi2``.
+    n_steps : int
+    wall_time : float
+        Seconds, compilation included.
+    converged, interrupted : bool
+    history : ndarray
+        Best chi^2 after each step.
+    """
+
+    table: ParameterTable
+    method: str
+    free_names: tuple[str, ...]
+    chi2: float
+    chi2_per_image: dict[str, float]
+    n_good: dict[str, int]
+    n_free: int
+    reduced_chi2: float
+    bic: float
+    sigma: dict[str, float]
+    covariance: np.ndarray | None
+    models: dict[str, xr.Dataset]
+    n_steps: int
+    wall_time: float
+    converged: bool
+    interrupted: bool
+    history: np.ndarray
+
+
+def imaging_table(table: ParameterTable, scene: ImagingScene) -> ParameterTable:
+    """The table with every free parameter the images do not read held fixed.
+
+    A parameter counts as read when a frame names it or when a parameter the
+    frames read is tied to it (recursively).
+    """
+    used = set(scene_parameter_names(scene.frames))
+    pending = list(used)
+    while pending:
+        name = pending.pop()
+        tie = table[name].tie if name in table else None
+        if tie is None:
+            continue
+        for dep in tie_dependencies(tie):
+            if dep not in used:
+                used.add(dep)
+                pending.append(dep)
+    rows = tuple(
+        replace(row, vary=False) if row.vary and row.tie is None and row.name not in used else row
+        for row in table.rows
+    )
+    return ParameterTable(rows)
+
+
+def start_fluxes(table: ParameterTable, scene: ImagingScene) -> ParameterTable:
+    """Start values of free ``logNorm_*`` parameters still at the default 0 (module docstring)."""
+    values = table.values()
+    updates: dict[str, float] = {}
+    for frame, arrays in zip(scene.frames, scene.images):
+        good = np.asarray(arrays.good, dtype=bool)
+        data = np.asarray(arrays.data, dtype=float)
+        if frame.sky_model == "uniform":
+            sky = float(values[frame.sky[0]])
+        else:
+            coefficients = np.array([float(values[name]) for name in frame.sky])
+            terms = polynomial_terms(frame.shape, polynomial_degree(len(coefficients)))
+            sky = np.tensordot(coefficients, terms, axes=1)
+        total = float(np.sum((data - sky)[good]))
+        if not total > 0:
+            inv = np.asarray(arrays.inv_sigma, dtype=float)[good]
+            total = float(np.sqrt(np.sum(1.0 / inv**2)))
+        share = total / max(len(frame.components), 1)
+        for comp in frame.components:
+            row = table[comp.flux]
+            if not (row.vary and row.tie is None and row.value == 0.0):
+                continue
+            flux = share / max(int(good.sum()), 1) if comp.kind == "const" else share
+            updates[comp.flux] = float(np.log10(flux))
+    return table.with_values(updates) if updates else table
+
+
+def _fitter(method: str, problem: ImagingProblem, learning_rate: float, tolerance: float, optimizer):
+    if optimizer is not None:
+        return optimize.optax_fitter(problem, optimizer, tolerance=None, name=method)
+    if method == "lm":
+        return optimize.levenberg_marquardt(problem, optimize.LMSettings(tolerance=tolerance))
+    if method == "lbfgs":
+        return optimize.lbfgs(problem, tolerance=tolerance)
+    return optimize.adam(problem, learning_rate)
+
+
+def fit_images(
+    config: Config,
+    tree: xr.DataTree,
+    table: ParameterTable | None = None,
+    method: str = "lm",
+    *,
+    num_steps: int | None = None,
+    learning_rate: float = 0.01,
+    tolerance: float = 1e-6,
+    cal_sigma: bool = True,
+    progress: bool = True,
+    callback: Callable | None = None,
+    optimizer=None,
+    sampling: Sampling = DEFAULT_SAMPLING,
+    padding: int | None = None,
+) -> FitResult:
+    """Fit the images of a config in photometry mode (every image ``I15 = 0``).
+
+    Parameters
+    ----------
+    config : Config
+    tree : xr.DataTree
+        From :func:`galfits_nb.data.observation.read_observation`.
+    table : ParameterTable, optional
+        Start values, bounds and ties (default ``build_parameter_table(config)``).
+    method : str
+        ``lm`` (Levenberg-Marquardt, the fast default), ``lbfgs``, or
+        ``optimizer`` / ``adam`` (GalfitS's default Adam).
+    num_steps : int, optional
+        Maximum steps (:data:`DEFAULT_NUM_STEPS`); Adam runs all of them.
+    learning_rate : float
+        Adam's step size in the unconstrained space.
+    tolerance : float
+        Relative chi^2 change that stops LM and L-BFGS.
+    cal_sigma : bool
+        Compute parameter errors from the Gauss-Newton Hessian.
+    progress : bool
+        Show a progress bar.
+    callback : callable, optional
+        ``callback(step, state, info)`` after each step; raising
+        ``KeyboardInterrupt`` stops the fit cleanly (as Ctrl-C does).
+    optimizer : optax.GradientTransformation, optional
+        Use this instead of ``method``'s optimizer (runs ``num_steps`` steps).
+    sampling : Sampling
+        Pixel integration of the profiles.
+    padding : int, optional
+        Pixels rendered beyond each image edge before convolution (default
+        half the PSF width; see :func:`~galfits_nb.models.scene.build_imaging_scene`).
+
+    Returns
+    -------
+    FitResult
+
+    Raises
+    ------
+    ConfigError
+        An image with ``I15 = 1``, an unknown method, a parameter the table lacks.
+    """
+    start = time.perf_counter()
+    if method not in FIT_METHODS:
+        raise ConfigError(f"unknown fit method {method!r}; expected one of {', '.join(FIT_METHODS)}")
+    table = build_parameter_table(config) if table is None else table
+    scene = build_imaging_scene(config, tree, table, sampling=sampling, padding=padding)
+    fit_table = start_fluxes(imaging_table(table, scene), scene)
+    problem = imaging_problem(scene, fit_table)
+    free = fit_table.free_names
+    steps = DEFAULT_NUM_STEPS[method] if num_steps is None else int(num_steps)
+
+    sigma: dict[str, float] = {}
+    covariance = None
+    rendered = None
+    if free:
+        fitter = _fitter(method, problem, learning_rate, tolerance, optimizer)
+        outcome = optimize.run(fitter, fitter.init(fit_table), steps, progress=progress, callback=callback)
+        n_steps, converged, interrupted, history = (
+            outcome.n_steps,
+            outcome.converged,
+            outcome.interrupted,
+            outcome.history,
+        )
+        finished = n_steps > 0 and np.isfinite(float(outcome.state.best_chi2))
+        best_u = outcome.state.best_position if finished else fitter.init(fit_table).position
+        lm_state = outcome.state.extra if finished and isinstance(outcome.state.extra, optimize.LMState) else None
+        if lm_state is not None:
+            rendered = lm_state.models  # LM keeps the models at its best point: no extra compilation
+        if cal_sigma:
+            jtj = lm_state.jtj if lm_state is not None else None
+            errors, covariance = optimize.parameter_errors(problem, best_u, jtj)
+            sigma = {name: float(e) for name, e in zip(free, errors)}
+        best_x = np.asarray(problem.space.from_unconstrained(best_u), dtype=float)
+        best_table = table.with_values(dict(zip(free, best_x.tolist())))
+    else:
+        best_u = jnp.zeros((0,), dtype=jnp.result_type(float))
+        best_table = fit_table
+        n_steps, converged, interrupted, history = 0, True, False, np.zeros(0)
+    if rendered is None:
+        rendered = problem_models(best_u, problem)
+    models = [np.asarray(m, dtype=float) for m in rendered]
+    n_free = len(free)
+    datasets: dict[str, xr.Dataset] = {}
+    chi2_images: dict[str, float] = {}
+    n_good: dict[str, int] = {}
+    for frame, arrays, model in zip(scene.frames, scene.images, models):
+        source = tree[frame.path].to_dataset(inherit=False)
+        good = np.asarray(arrays.good, dtype=bool)
+        data = np.asarray(source.data.values, dtype=float)
+        sig = np.asarray(source.sigma.values, dtype=float)
+        chi = np.where(good, (data - model) / np.where(good, sig, 1.0), 0.0)
+        chi2_i = float(np.sum(chi**2))
+        n_i = int(good.sum())
+        chi2_images[frame.label] = chi2_i
+        n_good[frame.label] = n_i
+        dof = n_i - n_free
+        datasets[frame.label] = xr.Dataset(
+            {
+                "data": (("y", "x"), data, source.data.attrs),
+                "model": (("y", "x"), model, source.data.attrs),
+                "residual": (("y", "x"), data - model, source.data.attrs),
+                "sigma": (("y", "x"), sig, source.sigma.attrs),
+                "mask": (("y", "x"), ~good, source.mask.attrs),
+            },
+            coords={"y": source.y, "x": source.x},
+            attrs={
+                "band": frame.band,
+                "letter": frame.letter,
+                "label": frame.label,
+                "chi2": chi2_i,
+                "n_good": n_i,
+                "dof": dof,
+                "reduced_chi2": chi2_i / dof if dof > 0 else float("nan"),
+            },
+        )
+    total = float(sum(chi2_images.values()))
+    n_total = int(sum(n_good.values()))
+    return FitResult(
+        table=best_table,
+        method=method,
+        free_names=tuple(free),
+        chi2=total,
+        chi2_per_image=chi2_images,
+        n_good=n_good,
+        n_free=n_free,
+        reduced_chi2=reduced_chi2(total, n_total, n_free),
+        bic=bic(total, n_total, n_free),
+        sigma=sigma,
+        covariance=covariance,
+        models=datasets,
+        n_steps=n_steps,
+        wall_time=time.perf_counter() - start,
+        converged=converged,
+        interrupted=interrupted,
+        history=history,
+    )

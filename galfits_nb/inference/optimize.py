@@ -1,0 +1,640 @@
+"""Fitters for imaging problems: Levenberg-Marquardt, optax Adam and L-BFGS.
+
+Every fitter follows the blackjax / optax shape (STYLE.md): a constructor
+fixes the problem and the settings and returns a :class:`Fitter`, a pair of
+pure functions
+
+* ``init(table) -> FitState``: the start, from a parameter table's values;
+* ``step(state) -> (FitState, FitInfo)``: one iteration, jitted.
+
+The Python loop around ``step`` is :func:`run`: it shows progress (tqdm),
+stops on convergence or after ``num_steps``, and turns Ctrl-C
+(``KeyboardInterrupt``) into a clean stop that returns the best state so far.
+
+All fitters work on the unconstrained vector ``u`` of the free parameters
+(:mod:`galfits_nb.inference.likelihood`), so parameters stay inside their
+bounds. The jitted steps are module-level functions that take the problem as
+an argument (a pytree whose static part is the frame layout), so repeated
+fits of problems with the same layout and shapes reuse one compiled step
+(scarlet2's "build once, never recompile").
+
+Levenberg-Marquardt (the fast default)
+--------------------------------------
+Damped Gauss-Newton on the weighted residual vector ``r(u)``, ``chi2 = r.r``
+(Levenberg 1944; Marquardt 1963). The Jacobian ``J = dr/du`` is computed by
+forward-mode differentiation (one JVP per free parameter, cheaper than
+reverse mode for many pixels and few parameters), image by image over the
+parameters each image depends on: in a multi-band fit a band's flux, sky and
+shift do not touch the other bands, so on the 10-band j0056 example each
+image needs 16 JVPs instead of 50.
+
+Each step solves ``(J^T J + lambda D) h = -J^T r`` with Marquardt's scaling
+``D`` = the largest ``diag(J^T J)`` met so far (Moré 1978, "The
+Levenberg-Marquardt algorithm: implementation and theory"), in the scaled
+variables (which keeps float32 usable); it caps the step at ``max_step`` in
+every unconstrained coordinate and updates ``lambda`` from the gain ratio
+``rho`` of actual to predicted chi^2 decrease: on success
+``lambda *= max(1/3, 1 - (2 rho - 1)^3)``, on failure ``lambda *= nu,
+nu *= 2`` (Nielsen 1999; Madsen, Nielsen & Tingleff 2004, "Methods for
+non-linear least squares problems", eq. 3.16).
+The Jacobian is recomputed only when a step is accepted. It stops when an
+accepted step changes chi^2 by less than ``tolerance`` (relative, actual and
+predicted), or when ``lambda`` exceeds ``max_damping`` (no downhill step
+exists at working precision).
+
+Adam and L-BFGS (optax)
+-----------------------
+:func:`optax_fitter` runs any ``optax.GradientTransformation`` on chi^2(u).
+:func:`adam` is GalfitS's default optimizer (``--fit_method optimizer``,
+fixed ``num_steps``, ``learning_rate``); :func:`lbfgs` is ``optax.lbfgs``
+with its zoom line search, stopping when a step lowers chi^2 by less than
+``tolerance`` (relative).
+
+Uncertainties (``--cal_sigma``)
+-------------------------------
+:func:`parameter_errors`: the covariance of the free parameters is the
+inverse Gauss-Newton Hessian ``(J_x^T J_x)^-1`` in the bounded space at the
+optimum, with ``J_x = J_u / (dx/du)`` by the chain rule (so
+``sigma_x = |dx/du| sqrt(diag((J_u^T J_u)^-1))``). It is not rescaled by the
+reduced chi^2: with correct sigma maps it is the 1-sigma error. A parameter
+pinned at a bound (``dx/du -> 0``) gets a meaningless (near-zero) error.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from tqdm.auto import tqdm
+
+from galfits_nb.inference.likelihood import (
+    ImagingProblem,
+    free_blocks,
+    image_residuals_and_model,
+    problem_chi2,
+)
+from galfits_nb.inference.parameters import ParameterTable
+
+__all__ = [
+    "FitState",
+    "FitInfo",
+    "LMState",
+    "LMSettings",
+    "Fitter",
+    "RunResult",
+    "levenberg_marquardt",
+    "optax_fitter",
+    "adam",
+    "lbfgs",
+    "run",
+    "normal_equations",
+    "parameter_errors",
+]
+
+
+class FitState(NamedTuple):
+    """What the next step needs.
+
+    Attributes
+    ----------
+    position : array of shape (n_free,)
+        Current unconstrained vector ``u``.
+    best_position : array of shape (n_free,)
+        Lowest-chi^2 point evaluated so far (equal to ``position`` for LM,
+        which only moves downhill).
+    best_chi2 : scalar array
+        chi^2 at ``best_position`` (inf before the first evaluation).
+    extra : pytree
+        The algorithm's own state (:class:`LMState`, or an optax state).
+    """
+
+    position: jax.Array
+    best_position: jax.Array
+    best_chi2: jax.Array
+    extra: Any
+
+
+class FitInfo(NamedTuple):
+    """Diagnostics of one step (not needed by the next).
+
+    Attributes
+    ----------
+    chi2 : scalar array
+        chi^2 of the point evaluated in this step (LM: the trial point;
+        optax: the position before the update).
+    best_chi2 : scalar array
+        Best chi^2 after this step.
+    relative_change : scalar array
+        Relative decrease of the best chi^2 in this step.
+    converged : bool scalar array
+        The fitter's stopping rule holds.
+    damping : scalar array
+        LM's lambda (NaN for optax fitters).
+    accepted : bool scalar array
+        LM: the trial step was taken; optax: always True.
+    """
+
+    chi2: jax.Array
+    best_chi2: jax.Array
+    relative_change: jax.Array
+    converged: jax.Array
+    damping: jax.Array
+    accepted: jax.Array
+
+
+class LMState(NamedTuple):
+    """Levenberg-Marquardt's own state, at ``FitState.position``.
+
+    Attributes
+    ----------
+    jtj : array of shape (n_free, n_free)
+        ``J^T J`` (the Gauss-Newton Hessian of chi^2 / 2 in u).
+    jtr : array of shape (n_free,)
+        ``J^T r`` (half the gradient of chi^2 in u).
+    scale : array of shape (n_free,)
+        Marquardt's scaling ``D``: the largest ``diag(J^T J)`` seen so far
+        (MINPACK's rule, Moré 1978), so a direction in which the model has
+        become flat cannot get an unbounded step.
+    damping : scalar array
+        lambda.
+    nu : scalar array
+        Growth factor of lambda after a failed step.
+    models : tuple of arrays of shape (ny, nx)
+        Model images at the position (kept so that a fit needs no separate
+        compiled renderer for its result).
+    """
+
+    jtj: jax.Array
+    jtr: jax.Array
+    scale: jax.Array
+    damping: jax.Array
+    nu: jax.Array
+    models: tuple[jax.Array, ...]
+
+
+class LMSettings(NamedTuple):
+    """Static settings of Levenberg-Marquardt.
+
+    Attributes
+    ----------
+    tolerance : float
+        Stop when an accepted step lowers chi^2 by less than this fraction
+        (both actual and predicted decrease).
+    initial_damping : float
+        Starting lambda (relative to the scaled ``J^T J``, whose diagonal is 1).
+    max_damping : float
+        Stop when lambda grows beyond this (no downhill step can be found).
+    max_step : float
+        Largest change of any unconstrained parameter in one step (a longer
+        step is shortened along its direction). One unit of ``u`` moves a
+        parameter from the middle of its range to 73 % of it; the cap keeps
+        early Gauss-Newton steps from throwing parameters into the flat
+        ends of the logistic transform, where they would stick.
+    """
+
+    tolerance: float = 1e-6
+    initial_damping: float = 1e-3
+    max_damping: float = 1e10
+    max_step: float = 1.0
+
+
+class Fitter(NamedTuple):
+    """A fitter: ``init(table) -> FitState`` and ``step(state) -> (FitState, FitInfo)``.
+
+    Attributes
+    ----------
+    init : callable
+    step : callable
+        Pure and jitted; the problem is bound to it.
+    name : str
+    """
+
+    init: Callable[[ParameterTable], FitState]
+    step: Callable[[FitState], tuple[FitState, FitInfo]]
+    name: str
+
+
+class RunResult(NamedTuple):
+    """What :func:`run` returns.
+
+    Attributes
+    ----------
+    state : FitState
+        The last state (its ``best_position`` is the answer).
+    n_steps : int
+        Steps taken.
+    converged : bool
+    interrupted : bool
+        True when Ctrl-C (or a callback raising ``KeyboardInterrupt``) stopped the loop.
+    history : ndarray of shape (n_steps,)
+        Best chi^2 after each step.
+    """
+
+    state: FitState
+    n_steps: int
+    converged: bool
+    interrupted: bool
+    history: np.ndarray
+
+
+def _start_vector(table: ParameterTable, problem: ImagingProblem) -> jax.Array:
+    if tuple(table.free_names) != tuple(problem.space.free):
+        raise ValueError(
+            "the table's free parameters differ from the problem's: "
+            f"{table.free_names} vs {problem.space.free}; build the problem from this table"
+        )
+    return jnp.asarray(table.to_unconstrained(), dtype=jnp.result_type(float))
+
+
+# ---------------------------------------------------------------------------
+# Levenberg-Marquardt
+# ---------------------------------------------------------------------------
+
+
+def _linearized_images(u: jax.Array, problem: ImagingProblem):
+    """Per image: residuals, model and the linear map of its free block (None when empty)."""
+    out = []
+    for index, block in enumerate(free_blocks(problem)):
+        if not block:
+            r, model = image_residuals_and_model(u, problem, index)
+            out.append((r, model, None, block))
+            continue
+        idx = np.asarray(block)
+
+        def image(v, index=index, idx=idx):
+            return image_residuals_and_model(u.at[idx].set(v), problem, index)
+
+        r, linear, model = jax.linearize(image, u[idx], has_aux=True)
+        out.append((r, model, linear, block))
+    return out
+
+
+def _assemble(linearized, n: int, dtype) -> tuple[jax.Array, jax.Array]:
+    """``J^T J`` and ``J^T r`` summed over images from their per-block Jacobians."""
+    jtj = jnp.zeros((n, n), dtype)
+    jtr = jnp.zeros((n,), dtype)
+    for r, _, linear, block in linearized:
+        if linear is None:
+            continue
+        idx = np.asarray(block)
+        jacobian = jax.vmap(linear, out_axes=1)(jnp.eye(len(block), dtype=dtype))
+        jtj = jtj.at[np.ix_(idx, idx)].add(jacobian.T @ jacobian)
+        jtr = jtr.at[idx].add(jacobian.T @ r)
+    return jtj, jtr
+
+
+def normal_equations(u: jax.Array, problem: ImagingProblem) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """``chi2``, ``J^T J`` and ``J^T r`` of the weighted residuals at ``u``.
+
+    The Jacobian is formed image by image over the free parameters that
+    image depends on (:func:`~galfits_nb.inference.likelihood.free_blocks`),
+    by forward-mode differentiation.
+
+    Returns
+    -------
+    chi2 : scalar array
+    jtj : array of shape (n_free, n_free)
+    jtr : array of shape (n_free,)
+    """
+    linearized = _linearized_images(u, problem)
+    chi2 = sum(jnp.dot(r, r) for r, *_ in linearized)
+    jtj, jtr = _assemble(linearized, u.shape[0], u.dtype)
+    return chi2, jtj, jtr
+
+
+@functools.partial(jax.jit, static_argnames=("settings",))
+def _lm_step(state: FitState, problem: ImagingProblem, settings: LMSettings) -> tuple[FitState, FitInfo]:
+    lm = state.extra
+    u = state.position
+    chi2_now = state.best_chi2
+    n = u.shape[0]
+    diag = lm.scale
+    diag = jnp.maximum(diag, 1e-12 * jnp.max(diag))
+    diag = jnp.where(diag > 0, diag, 1.0)
+    scale = 1.0 / jnp.sqrt(diag)
+    scaled = lm.jtj * scale[:, None] * scale[None, :]
+    g = lm.jtr * scale
+    h = jnp.linalg.solve(scaled + lm.damping * jnp.eye(n, dtype=u.dtype), -g)
+    longest = jnp.max(jnp.abs(h * scale))
+    h = h * jnp.minimum(1.0, settings.max_step / jnp.maximum(longest, jnp.finfo(u.dtype).tiny))
+    delta = h * scale
+    trial = u + delta
+    # One forward pass, linearised image by image: the Jacobian (one JVP per
+    # free parameter an image depends on) is formed only when the step is accepted.
+    linearized = _linearized_images(trial, problem)
+    models = tuple(model for _, model, _, _ in linearized)
+    chi2_trial = sum(jnp.dot(r, r) for r, *_ in linearized)
+    # Decrease predicted by the linear model of r: chi2 - |r + J delta|^2 (scaled variables).
+    predicted = -2.0 * (h @ g) - h @ scaled @ h
+    actual = chi2_now - chi2_trial
+    accepted = jnp.isfinite(chi2_trial) & (actual > 0)
+    rho = actual / jnp.where(predicted > 0, predicted, 1.0)
+    shrink = jnp.where(jnp.isfinite(rho), jnp.maximum(1.0 / 3.0, 1.0 - (2.0 * rho - 1.0) ** 3), 1.0 / 3.0)
+    damping = jnp.where(accepted, lm.damping * shrink, lm.damping * lm.nu)
+    nu = jnp.where(accepted, 2.0, 2.0 * lm.nu).astype(lm.nu.dtype)
+
+    def refresh():
+        return _assemble(linearized, n, u.dtype)
+
+    jtj, jtr = jax.lax.cond(accepted, refresh, lambda: (lm.jtj, lm.jtr))
+    new_chi2 = jnp.where(accepted, chi2_trial, chi2_now)
+    relative = jnp.where(accepted, actual / jnp.maximum(chi2_trial, jnp.finfo(u.dtype).tiny), 0.0)
+    predicted_relative = predicted / jnp.maximum(chi2_trial, jnp.finfo(u.dtype).tiny)
+    converged = (
+        accepted & jnp.isfinite(chi2_now) & (relative < settings.tolerance) & (predicted_relative < settings.tolerance)
+    ) | (damping > settings.max_damping)
+    position = jnp.where(accepted, trial, u)
+    new_scale = jnp.maximum(lm.scale, jnp.diagonal(jtj))
+    kept = tuple(jnp.where(accepted, new, old) for new, old in zip(models, lm.models))
+    extra = LMState(jtj, jtr, new_scale, damping.astype(u.dtype), nu, kept)
+    new_state = FitState(position, position, new_chi2, extra)
+    info = FitInfo(chi2_trial, new_chi2, relative, converged, damping, accepted)
+    return new_state, info
+
+
+def levenberg_marquardt(problem: ImagingProblem, settings: LMSettings = LMSettings()) -> Fitter:
+    """Levenberg-Marquardt on the weighted residuals of an imaging problem.
+
+    Parameters
+    ----------
+    problem : ImagingProblem
+        From :func:`galfits_nb.inference.likelihood.imaging_problem`.
+    settings : LMSettings
+        Tolerance and damping (static).
+
+    Returns
+    -------
+    Fitter
+        ``init(table)`` builds a state at the table's free values without
+        evaluating anything; the first ``step`` evaluates chi^2 and the
+        Jacobian there (a zero-length step that is always accepted).
+
+    Examples
+    --------
+    >>> fitter = levenberg_marquardt(problem)            # doctest: +SKIP
+    >>> result = run(fitter, fitter.init(table), 100)    # doctest: +SKIP
+    >>> best_u = result.state.best_position              # doctest: +SKIP
+    """
+
+    def init(table: ParameterTable) -> FitState:
+        u = _start_vector(table, problem)
+        n = u.shape[0]
+        extra = LMState(
+            jnp.zeros((n, n), u.dtype),
+            jnp.zeros((n,), u.dtype),
+            jnp.zeros((n,), u.dtype),
+            jnp.asarray(settings.initial_damping, u.dtype),
+            jnp.asarray(2.0, u.dtype),
+            tuple(jnp.zeros(frame.shape, u.dtype) for frame in problem.scene.frames),
+        )
+        return FitState(u, u, jnp.asarray(jnp.inf, u.dtype), extra)
+
+    def step(state: FitState) -> tuple[FitState, FitInfo]:
+        return _lm_step(state, problem, settings)
+
+    return Fitter(init, step, "lm")
+
+
+# ---------------------------------------------------------------------------
+# optax
+# ---------------------------------------------------------------------------
+
+
+def _has_value_in_state(opt_state: Any) -> bool:
+    try:
+        return optax.tree.get(opt_state, "value") is not None
+    except (KeyError, ValueError):
+        return False
+
+
+@functools.partial(jax.jit, static_argnames=("optimizer", "tolerance"))
+def _optax_step(
+    state: FitState, problem: ImagingProblem, optimizer: optax.GradientTransformationExtraArgs, tolerance: float | None
+) -> tuple[FitState, FitInfo]:
+    def objective(u):
+        return problem_chi2(u, problem)
+
+    u = state.position
+    if _has_value_in_state(state.extra):
+        # L-BFGS keeps chi^2 and its gradient at the accepted point of its line search.
+        value, grad = optax.value_and_grad_from_state(objective)(u, state=state.extra)
+    else:
+        value, grad = jax.value_and_grad(objective)(u)
+    updates, opt_state = optimizer.update(grad, state.extra, u, value=value, grad=grad, value_fn=objective)
+    new_u = optax.apply_updates(u, updates)
+    better = value < state.best_chi2
+    best_chi2 = jnp.where(better, value, state.best_chi2)
+    best_position = jnp.where(better, u, state.best_position)
+    relative = (state.best_chi2 - best_chi2) / jnp.maximum(best_chi2, jnp.finfo(u.dtype).tiny)
+    if tolerance is None:
+        converged = jnp.asarray(False)
+    else:
+        converged = jnp.isfinite(state.best_chi2) & (relative < tolerance)
+    new_state = FitState(new_u, best_position, best_chi2, opt_state)
+    info = FitInfo(value, best_chi2, relative, converged, jnp.asarray(jnp.nan, u.dtype), jnp.asarray(True))
+    return new_state, info
+
+
+def optax_fitter(
+    problem: ImagingProblem,
+    optimizer: optax.GradientTransformation,
+    *,
+    tolerance: float | None = None,
+    name: str = "optax",
+) -> Fitter:
+    """Minimise chi^2(u) with any optax transformation.
+
+    Parameters
+    ----------
+    problem : ImagingProblem
+    optimizer : optax.GradientTransformation
+        E.g. ``optax.adam(0.01)``, ``optax.chain(optax.clip(1.0), optax.adam(1e-2))``
+        or ``optax.lbfgs()``. It is a static argument of the jitted step:
+        pass the same object to reuse the compiled step.
+    tolerance : float or None
+        Stop when a step lowers the best chi^2 by less than this fraction;
+        None runs the requested number of steps (Adam, as GalfitS).
+    name : str
+        Label for progress bars.
+
+    Returns
+    -------
+    Fitter
+    """
+    optimizer = _with_extra_args(optimizer)
+
+    def init(table: ParameterTable) -> FitState:
+        u = _start_vector(table, problem)
+        return FitState(u, u, jnp.asarray(jnp.inf, u.dtype), optimizer.init(u))
+
+    def step(state: FitState) -> tuple[FitState, FitInfo]:
+        return _optax_step(state, problem, optimizer, tolerance)
+
+    return Fitter(init, step, name)
+
+
+@functools.lru_cache(maxsize=16)
+def _with_extra_args(tx: optax.GradientTransformation) -> optax.GradientTransformationExtraArgs:
+    # One wrapper per transformation, so the jitted step (static in it) is reused.
+    return optax.with_extra_args_support(tx)
+
+
+@functools.lru_cache(maxsize=16)
+def _adam_transform(learning_rate: float) -> optax.GradientTransformationExtraArgs:
+    # Cached so that fits with the same learning rate share one compiled step.
+    return optax.with_extra_args_support(optax.adam(learning_rate))
+
+
+@functools.lru_cache(maxsize=16)
+def _lbfgs_transform(memory_size: int) -> optax.GradientTransformationExtraArgs:
+    return optax.lbfgs(memory_size=memory_size)
+
+
+def adam(problem: ImagingProblem, learning_rate: float = 0.01) -> Fitter:
+    """Adam (Kingma & Ba 2015) on chi^2(u): GalfitS's ``--fit_method optimizer``.
+
+    Parameters
+    ----------
+    problem : ImagingProblem
+    learning_rate : float
+        Step size in the unconstrained space (GalfitS's ``--learning_rate``).
+    """
+    return optax_fitter(problem, _adam_transform(float(learning_rate)), tolerance=None, name="adam")
+
+
+def lbfgs(problem: ImagingProblem, tolerance: float = 1e-6, memory_size: int = 10) -> Fitter:
+    """L-BFGS (``optax.lbfgs``, zoom line search) on chi^2(u).
+
+    Parameters
+    ----------
+    problem : ImagingProblem
+    tolerance : float
+        Stop when a step lowers chi^2 by less than this fraction.
+    memory_size : int
+        Number of past updates kept.
+    """
+    return optax_fitter(problem, _lbfgs_transform(int(memory_size)), tolerance=tolerance, name="lbfgs")
+
+
+# ---------------------------------------------------------------------------
+# The loop
+# ---------------------------------------------------------------------------
+
+
+def run(
+    fitter: Fitter,
+    state: FitState,
+    num_steps: int,
+    *,
+    progress: bool = True,
+    callback: Callable[[int, FitState, FitInfo], None] | None = None,
+    refresh: int = 1,
+) -> RunResult:
+    """Call ``fitter.step`` until convergence, ``num_steps``, or Ctrl-C.
+
+    Parameters
+    ----------
+    fitter : Fitter
+    state : FitState
+        From ``fitter.init``.
+    num_steps : int
+        Maximum number of steps.
+    progress : bool
+        Show a tqdm bar with the best chi^2.
+    callback : callable, optional
+        ``callback(step_index, state, info)`` after every step (plots,
+        widgets). Raising ``KeyboardInterrupt`` stops the fit like Ctrl-C.
+    refresh : int
+        Update the bar's chi^2 every ``refresh`` steps.
+
+    Returns
+    -------
+    RunResult
+        On ``KeyboardInterrupt`` the state after the last completed step
+        (its ``best_position`` is the best point so far) with
+        ``interrupted=True``; the exception is not re-raised.
+    """
+    history: list[float] = []
+    converged = False
+    interrupted = False
+    n_steps = 0
+    bar = tqdm(total=num_steps, desc=fitter.name, disable=not progress, leave=False, unit="step")
+    try:
+        for index in range(num_steps):
+            new_state, info = fitter.step(state)
+            jax.block_until_ready(info)
+            state = new_state
+            n_steps = index + 1
+            best = float(info.best_chi2)
+            history.append(best)
+            bar.update(1)
+            if progress and (index % refresh == 0):
+                bar.set_postfix_str(f"chi2={best:.6g}", refresh=False)
+            if callback is not None:
+                callback(index, state, info)
+            if bool(info.converged):
+                converged = True
+                break
+    except KeyboardInterrupt:
+        interrupted = True
+        bar.write(f"{fitter.name}: interrupted after {n_steps} steps; returning the best state so far")
+    finally:
+        bar.close()
+    return RunResult(state, n_steps, converged, interrupted, np.asarray(history, dtype=float))
+
+
+# ---------------------------------------------------------------------------
+# Uncertainties
+# ---------------------------------------------------------------------------
+
+
+@jax.jit
+def _normal_equations_jit(u: jax.Array, problem: ImagingProblem):
+    return normal_equations(u, problem)
+
+
+def parameter_errors(
+    problem: ImagingProblem, u: jax.Array, jtj: jax.Array | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """1-sigma errors of the free parameters from the Gauss-Newton Hessian.
+
+    Parameters
+    ----------
+    problem : ImagingProblem
+    u : array of shape (n_free,)
+        The optimum, unconstrained.
+    jtj : array of shape (n_free, n_free), optional
+        ``J_u^T J_u`` at ``u`` when already known (LM's state holds it);
+        computed otherwise.
+
+    Returns
+    -------
+    sigma : ndarray of shape (n_free,)
+        Errors in the bounded (table) space; NaN where the Hessian is singular.
+    covariance : ndarray of shape (n_free, n_free)
+        ``(J_x^T J_x)^-1``.
+    """
+    if jtj is None:
+        _, jtj, _ = _normal_equations_jit(u, problem)
+    jtj = np.asarray(jtj, dtype=float)
+    dxdu = np.asarray(problem.space.jacobian_diagonal(jnp.asarray(u)), dtype=float)
+    # Invert the equilibrated matrix (unit diagonal) in float64.
+    d = np.sqrt(np.clip(np.diag(jtj), 0.0, None))
+    ok = d > 0
+    cov_u = np.full_like(jtj, np.nan)
+    if ok.any():
+        sub = jtj[np.ix_(ok, ok)] / np.outer(d[ok], d[ok])
+        try:
+            inv = np.linalg.inv(sub)
+        except np.linalg.LinAlgError:
+            inv = np.linalg.pinv(sub)
+        cov_u[np.ix_(ok, ok)] = inv / np.outer(d[ok], d[ok])
+    covariance = cov_u * np.outer(dxdu, dxdu)
+    variance = np.diag(covariance)
+    sigma = np.where(variance >= 0, np.sqrt(np.abs(variance)), np.nan)
+    return sigma, covariance
