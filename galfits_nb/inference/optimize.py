@@ -31,8 +31,9 @@ image needs 16 JVPs instead of 50.
 Each step solves ``(J^T J + lambda D) h = -J^T r`` with Marquardt's scaling
 ``D`` = the largest ``diag(J^T J)`` met so far (Moré 1978, "The
 Levenberg-Marquardt algorithm: implementation and theory"), in the scaled
-variables (which keeps float32 usable); it caps the step at ``max_step`` in
-every unconstrained coordinate and updates ``lambda`` from the gain ratio
+variables (which keeps float32 usable); it raises ``lambda`` until no
+unconstrained coordinate moves more than ``max_step`` (a trust region), and
+updates ``lambda`` from the gain ratio
 ``rho`` of actual to predicted chi^2 decrease: on success
 ``lambda *= max(1/3, 1 - (2 rho - 1)^3)``, on failure ``lambda *= nu,
 nu *= 2`` (Nielsen 1999; Madsen, Nielsen & Tingleff 2004, "Methods for
@@ -190,11 +191,11 @@ class LMSettings(NamedTuple):
     max_damping : float
         Stop when lambda grows beyond this (no downhill step can be found).
     max_step : float
-        Largest change of any unconstrained parameter in one step (a longer
-        step is shortened along its direction). One unit of ``u`` moves a
-        parameter from the middle of its range to 73 % of it; the cap keeps
-        early Gauss-Newton steps from throwing parameters into the flat
-        ends of the logistic transform, where they would stick.
+        Trust region: the largest change of any unconstrained parameter in
+        one step (lambda is raised until the step fits). One unit of ``u``
+        moves a parameter from the middle of its range to 73 % of it; the
+        limit keeps early Gauss-Newton steps from throwing parameters into
+        the flat ends of the logistic transform, where they would stick.
     """
 
     tolerance: float = 1e-6
@@ -319,9 +320,24 @@ def _lm_step(state: FitState, problem: ImagingProblem, settings: LMSettings) -> 
     scale = 1.0 / jnp.sqrt(diag)
     scaled = lm.jtj * scale[:, None] * scale[None, :]
     g = lm.jtr * scale
-    h = jnp.linalg.solve(scaled + lm.damping * jnp.eye(n, dtype=u.dtype), -g)
-    longest = jnp.max(jnp.abs(h * scale))
-    h = h * jnp.minimum(1.0, settings.max_step / jnp.maximum(longest, jnp.finfo(u.dtype).tiny))
+    eye = jnp.eye(n, dtype=u.dtype)
+
+    def solve(damping):
+        return jnp.linalg.solve(scaled + damping * eye, -g)
+
+    def too_long(carry):
+        damping, h = carry
+        return (jnp.max(jnp.abs(h * scale)) > settings.max_step) & (damping < settings.max_damping)
+
+    def raise_damping(carry):
+        damping = carry[0] * 4.0
+        return damping, solve(damping)
+
+    # Trust region: raise lambda until no unconstrained coordinate moves more
+    # than max_step. Raising lambda (rather than shortening the step) shrinks
+    # the poorly determined directions most and keeps the well determined ones.
+    start_damping = lm.damping.astype(u.dtype)
+    damping_used, h = jax.lax.while_loop(too_long, raise_damping, (start_damping, solve(start_damping)))
     delta = h * scale
     trial = u + delta
     # One forward pass, linearised image by image: the Jacobian (one JVP per
@@ -335,7 +351,7 @@ def _lm_step(state: FitState, problem: ImagingProblem, settings: LMSettings) -> 
     accepted = jnp.isfinite(chi2_trial) & (actual > 0)
     rho = actual / jnp.where(predicted > 0, predicted, 1.0)
     shrink = jnp.where(jnp.isfinite(rho), jnp.maximum(1.0 / 3.0, 1.0 - (2.0 * rho - 1.0) ** 3), 1.0 / 3.0)
-    damping = jnp.where(accepted, lm.damping * shrink, lm.damping * lm.nu)
+    damping = jnp.where(accepted, damping_used * shrink, damping_used * lm.nu)
     nu = jnp.where(accepted, 2.0, 2.0 * lm.nu).astype(lm.nu.dtype)
 
     def refresh():
