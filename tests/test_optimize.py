@@ -55,7 +55,9 @@ def galsim_image(truth: dict, kind: str, size: int, psf_fwhm: float) -> tuple[np
     return image.astype(float), psf_image
 
 
-def write_case(folder: Path, model: np.ndarray, psf: np.ndarray, noise: float, seed: int, kind: str, start: dict) -> Path:
+def write_case(
+    folder: Path, model: np.ndarray, psf: np.ndarray, noise: float, seed: int, kind: str, start: dict
+) -> Path:
     """FITS files (data, sigma, mask in HDUs 0-2; PSF) and a photometry-mode .lyric; returns its path."""
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)

@@ -202,7 +202,8 @@ def test_point_sources_and_shaped_nucleus():
         "a", "agn", "shaped",
         tuple((k, fixed(v)) for k, v in dict(xcen=0.0, ycen=0.0, Re=0.05, n=2.0, ang=0.0, axrat=1.0).items()),
     )
-    frame = sc.build_imaging_scene(make_config(nuclei=[shaped]), make_tree(), build_parameter_table(make_config(nuclei=[shaped]))).frames[0]
+    shaped_config = make_config(nuclei=[shaped])
+    frame = sc.build_imaging_scene(shaped_config, make_tree(), build_parameter_table(shaped_config)).frames[0]
     assert frame.components[0].kind == "sersic"
     assert dict(frame.components[0].params)["Re"] == "agn_Re"
 

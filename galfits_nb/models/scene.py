@@ -414,12 +414,14 @@ def imaging_components(config: Config) -> tuple[ComponentSpec, ...]:
             keys = PROFILE_PARAMETERS["sersic"]
             components.append(ComponentSpec(nucleus.name, "sersic", tuple((k, f"{nucleus.name}_{k}") for k in keys)))
         else:
-            components.append(
-                ComponentSpec(nucleus.name, "point", (("xcen", f"{nucleus.name}_xcen"), ("ycen", f"{nucleus.name}_ycen")))
-            )
+            components.append(_point(nucleus.name))
     for star in config.stars:
-        components.append(ComponentSpec(star.name, "point", (("xcen", f"{star.name}_xcen"), ("ycen", f"{star.name}_ycen"))))
+        components.append(_point(star.name))
     return tuple(components)
+
+
+def _point(name: str) -> ComponentSpec:
+    return ComponentSpec(name, "point", (("xcen", f"{name}_xcen"), ("ycen", f"{name}_ycen")))
 
 
 def image_nodes(config: Config, tree: xr.DataTree) -> list[tuple[str, str, xr.Dataset]]:
