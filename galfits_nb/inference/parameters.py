@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +45,6 @@ from galfits_nb.config.companions import (
     check_ties,
     evaluate_tie,
     read_params,
-    tie_dependencies,
     write_params,
 )
 from galfits_nb.config.spec import Config, Param
@@ -65,6 +64,7 @@ class ParameterTable:
     """
 
     rows: tuple[ParamRow, ...]
+    _tie_order: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         seen: set[str] = set()
@@ -72,7 +72,8 @@ class ParameterTable:
             if row.name in seen:
                 raise ConfigError(f"parameter name {row.name!r} appears twice; give components distinct names")
             seen.add(row.name)
-        check_ties(self.rows)
+        # Tied parameters in an order where each follows the ties it uses.
+        object.__setattr__(self, "_tie_order", check_ties(self.rows))
 
     # ---- look-up -----------------------------------------------------
     @property
@@ -170,20 +171,11 @@ class ParameterTable:
             Every parameter, in table order. Works inside ``jax.jit``: tie
             expressions use only arithmetic on the values.
         """
-        values: dict[str, object] = {}
-        for row in self.rows:
-            values[row.name] = free.get(row.name, row.value) if row.tie is None else None
-        pending = [row for row in self.rows if row.tie is not None]
-        # Ties may refer to tied parameters: evaluate in dependency order
-        # (check_ties has ruled out cycles).
-        while pending:
-            remaining = []
-            for row in pending:
-                if all(values[dep] is not None for dep in tie_dependencies(row.tie)):
-                    values[row.name] = evaluate_tie(row.tie, values)
-                else:
-                    remaining.append(row)
-            pending = remaining
+        values: dict[str, object] = {
+            row.name: free.get(row.name, row.value) if row.tie is None else None for row in self.rows
+        }
+        for name in self._tie_order:
+            values[name] = evaluate_tie(self[name].tie, values)
         return values
 
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
