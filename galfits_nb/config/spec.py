@@ -63,7 +63,7 @@ class Param:
 
 @dataclass(frozen=True)
 class FitsRef:
-    """A FITS image on disk: file, HDU index and (for sigma maps) a gain.
+    """A FITS image on disk: file, HDU index and (for sigma maps) I3's third value.
 
     Attributes
     ----------
@@ -72,7 +72,9 @@ class FitsRef:
     hdu : int
         HDU index.
     gain : float or None
-        Gain in e-/ADU, used only when a sigma map is estimated from data.
+        I3's third value: multiplies the sigma map read from ``path``
+        (docs/data.md); when the sigma map is estimated instead, the gain
+        in e-/ADU.
     """
 
     path: str

@@ -607,6 +607,12 @@ def read_image(spec: ImageSpec, ra: float, dec: float) -> xr.Dataset:
         sigma_source = f"estimated as GALFIT does: sky={sky:.6g}, sky_rms={rms:.6g}, gain={gain:.6g}"
     else:
         sigma_source = f"{spec.sigma.path}[{spec.sigma.hdu}]"
+        if spec.sigma.gain is not None:
+            # With a sigma map, I3's third value scales the map (what GalfitS
+            # does; on the J0056 cut-outs the empty-sky rms is 1.66-1.87 x the
+            # SDSS maps, written 1.8, and 0.042-0.057 x the 2MASS maps, written 0.05).
+            sigma = sigma * float(spec.sigma.gain)
+            sigma_source += f" x {float(spec.sigma.gain):g}"
         nonfinite_sigma = ~np.isfinite(sigma) & ~bad
         if nonfinite_sigma.any():
             warnings.warn(

@@ -1,0 +1,64 @@
+"""Derived configurations for the stages of a fit.
+
+Users stage the work: an imaging-only fit in photometry mode (a free flux per
+component and band) to settle the structure, then the joint fit started from
+it. :func:`photometry_stage` derives the first stage's configuration from the
+joint one, so both read the same file and share parameter names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+
+from galfits_nb.config.spec import AtlasSpec, Config
+from galfits_nb.errors import ConfigError
+
+__all__ = ["photometry_stage"]
+
+
+def photometry_stage(config: Config, atlases: Iterable[str] | None = None) -> Config:
+    """The imaging-only, photometry-mode (``I15 = 0``) version of a configuration.
+
+    Parameters
+    ----------
+    config : Config
+        Any configuration.
+    atlases : iterable of str, optional
+        Names (A1) of the image atlases to keep; default all. Images outside
+        the kept atlases are dropped.
+
+    Returns
+    -------
+    Config
+        Same region, profiles, nuclei, stars and galaxies; the kept images with
+        ``use_sed = False``; atlases without spectra (A5, A6, A7 emptied); no
+        spectra.
+
+    Raises
+    ------
+    ConfigError
+        An atlas name the configuration does not define.
+    """
+    kept: tuple[AtlasSpec, ...] = config.atlases
+    if atlases is not None:
+        wanted = list(atlases)
+        names = [atlas.name for atlas in config.atlases]
+        for name in wanted:
+            if name not in names:
+                raise ConfigError(
+                    f"no image atlas named {name!r}; the configuration defines {', '.join(names) or 'none'}",
+                    file=config.path or None,
+                    key="A1",
+                )
+        kept = tuple(atlas for atlas in config.atlases if atlas.name in wanted)
+        letters = {letter for atlas in kept for letter in atlas.images}
+        images = tuple(image for image in config.images if image.letter in letters)
+    else:
+        images = config.images
+    return replace(
+        config,
+        images=tuple(replace(image, use_sed=False) for image in images),
+        spectra=(),
+        atlases=tuple(replace(atlas, spectra=(), apertures=(), reference=()) for atlas in kept),
+    )
