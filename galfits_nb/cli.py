@@ -3,9 +3,17 @@
 ``galfits CONFIG --workplace DIR [options]``. Option names are GalfitS's, and
 unambiguous abbreviations work (``--work``, ``--num_s``), as argparse allows.
 
+Without ``--notfit`` it fits the images in photometry mode (every image
+``I15 = 0``) and writes ``<target>.params``, ``<target>.gssummary``,
+``<target>.residual.png`` and ``<target>.model.fits`` into the workplace
+(:mod:`galfits_nb.outputs.imaging`). The default fitter is ``lm``
+(Levenberg-Marquardt: converges in tens of steps); ``optimizer`` is
+GalfitS's Adam with ``--num_steps`` and ``--learning_rate``.
+
 Exit status: 0 success, 2 bad input (configuration, data, options; one line
 on stderr naming the file, line and key, never a traceback), 3 a requested
-feature this version cannot do yet, 130 interrupted.
+feature this version cannot do yet, 130 interrupted (Ctrl-C during a fit
+stops it at the best point so far and still writes every output).
 """
 
 from __future__ import annotations
@@ -25,7 +33,8 @@ EXIT_BAD_INPUT = 2
 EXIT_UNSUPPORTED = 3
 EXIT_INTERRUPTED = 130
 
-_FIT_METHODS = ("optimizer", "lbfgs", "lm", "nuts", "mclmc", "nested", "smc")
+_FIT_METHODS = ("lm", "lbfgs", "optimizer", "nuts", "mclmc", "nested", "smc")
+_OPTIMIZERS = ("lm", "lbfgs", "optimizer")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -42,23 +51,41 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("config", help="the .lyric configuration file")
     parser.add_argument("--workplace", default=".", help="folder for every output (created if missing)")
-    parser.add_argument("--fit_method", default="optimizer", choices=_FIT_METHODS, help="fitter or sampler")
-    parser.add_argument("--num_steps", type=int, default=15000, help="optimizer steps (Adam) or samples")
+    parser.add_argument(
+        "--fit_method",
+        default="lm",
+        choices=_FIT_METHODS,
+        help="lm (Levenberg-Marquardt, default), lbfgs, optimizer (Adam, GalfitS's default), or a sampler",
+    )
+    parser.add_argument(
+        "--num_steps",
+        type=int,
+        default=None,
+        help="maximum steps (default: lm 200, lbfgs 1000, optimizer 15000) or samples",
+    )
     parser.add_argument("--learning_rate", type=float, default=0.01, help="Adam learning rate")
     parser.add_argument("--readpar", help="start from this .params file")
     parser.add_argument("--parconstrain", help="Python file defining Update_Constraints(pardict); run only if given")
     parser.add_argument("--priorpath", help="prior file (mass-size, mass-metallicity, SFH, AGN, GP, EB)")
     parser.add_argument("--weight_spec", type=float, default=1.0, help="weight of the spectra in the likelihood")
     parser.add_argument("--notfit", action="store_true", help="read everything, write <target>.params, do not fit")
-    parser.add_argument("--saveimgs", action="store_true", help="also save model and residual images as FITS")
-    parser.add_argument("--cal_sigma", action="store_true", help="parameter errors from the Hessian")
+    parser.add_argument(
+        "--saveimgs", action="store_true", help="accepted for GalfitS scripts; the model/residual cube is always written"
+    )
+    parser.add_argument("--cal_sigma", action="store_true", help="parameter errors from the Hessian (in .gssummary)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--nchains", type=int, default=4, help="chains for the samplers")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; return its exit status."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.num_steps is not None and args.num_steps < 1:
+        parser.error(f"--num_steps: expected a positive integer, found {args.num_steps}")
+    if not args.learning_rate > 0:
+        parser.error(f"--learning_rate: expected a positive number, found {args.learning_rate}")
     try:
         return _run(args)
     except GalfitsError as err:
@@ -98,12 +125,57 @@ def _run(args: argparse.Namespace) -> int:
     if args.notfit:
         print(f"read in {time.perf_counter() - start:.1f} s; --notfit: no fit run")
         return 0
-    print(
-        "galfits: this version reads configurations and data and writes the parameter table; "
-        "fitting is not available yet (use --notfit)",
-        file=sys.stderr,
+    unsupported = _unsupported(args, config)
+    if unsupported:
+        print(f"galfits: {unsupported}", file=sys.stderr)
+        return EXIT_UNSUPPORTED
+    return _fit_images(args, config, table, tree, workplace)
+
+
+def _unsupported(args: argparse.Namespace, config) -> str | None:
+    """Why this version cannot run the requested fit, or None."""
+    if args.fit_method not in _OPTIMIZERS:
+        return f"--fit_method {args.fit_method}: sampling is not available in this version (use lm, lbfgs or optimizer)"
+    if config.spectra or any(image.use_sed for image in config.images):
+        sed = [f"I{image.letter}15" for image in config.images if image.use_sed]
+        what = "spectra" if config.spectra else f"SED fluxes ({', '.join(sed)} = 1)"
+        return (
+            f"{config.path}: fits with {what} are not available in this version; "
+            "set I15 to 0 and drop the spectra for an imaging fit in photometry mode "
+            "(galfits_nb.config.stages.photometry_stage does it in Python)"
+        )
+    return None
+
+
+def _fit_images(args: argparse.Namespace, config, table, tree, workplace: Path) -> int:
+    """Fit in photometry mode and write every output; exit 130 after Ctrl-C, outputs written."""
+    from galfits_nb.inference.fit import fit_images
+    from galfits_nb.outputs.imaging import write_imaging_outputs
+
+    result = fit_images(
+        config,
+        tree,
+        table,
+        method=args.fit_method,
+        num_steps=args.num_steps,
+        learning_rate=args.learning_rate,
+        cal_sigma=args.cal_sigma,
+        progress=not args.quiet,
     )
-    return EXIT_UNSUPPORTED
+    written = write_imaging_outputs(workplace, config, result)
+    state = "interrupted" if result.interrupted else ("converged" if result.converged else "stopped at --num_steps")
+    print(
+        f"{args.fit_method}: {state} after {result.n_steps} steps in {result.wall_time:.1f} s; "
+        f"chisq {result.chi2:.2f}, reduced chisq {result.reduced_chi2:.4f}, BIC {result.bic:.2f}"
+    )
+    for label, value in result.chi2_per_image.items():
+        print(f"  {label}: chisq {value:.2f} over {result.n_good[label]} pixels")
+    for path in written.values():
+        print(f"wrote {path}")
+    if result.interrupted:
+        print("galfits: interrupted; the best parameters so far are written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return 0
 
 
 def _read_inputs(args: argparse.Namespace, config):

@@ -73,9 +73,23 @@ def test_missing_readpar_file_exits_2(tmp_path, capsys):
     assert status == 2 and "no such file" in capsys.readouterr().err
 
 
-def test_fit_not_available_yet_exits_3(tmp_path, capsys):
+def test_sed_fit_not_available_yet_exits_3(tmp_path, capsys):
     assert main([str(QUICKSTART), "--work", str(tmp_path)]) == 3
-    assert "--notfit" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "quickstart.lyric" in err and "Ia15" in err and "photometry mode" in err
+
+
+def test_sampler_not_available_yet_exits_3(tmp_path, capsys):
+    assert main([str(QUICKSTART), "--work", str(tmp_path), "--fit_method", "nuts"]) == 3
+    assert "sampling" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("option", [["--num_steps", "0"], ["--learning_rate", "-1"]])
+def test_bad_numeric_option_exits_2(tmp_path, capsys, option):
+    with pytest.raises(SystemExit) as stop:
+        main([str(QUICKSTART), "--work", str(tmp_path), *option])
+    assert stop.value.code == 2
+    assert option[0] in capsys.readouterr().err
 
 
 def test_installed_command_runs(tmp_path):

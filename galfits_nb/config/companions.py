@@ -150,7 +150,6 @@ import math
 import operator
 import os
 import re
-import tempfile
 import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -159,6 +158,7 @@ from types import MappingProxyType
 from typing import Any
 
 from galfits_nb.errors import ConfigError
+from galfits_nb.outputs.atomic import write_text_lines
 from galfits_nb.config.values import ValueSyntaxError, parse_value, strip_comment
 
 __all__ = [
@@ -276,25 +276,7 @@ def _format_tie(row: ParamRow) -> str:
 
 def _atomic_write(path: PathLike, lines: Iterable[str]) -> None:
     """Write ``lines`` to ``path`` through a temp file and ``os.replace``."""
-    target = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(target))
-    # mkstemp files are private (0600); keep the old file's mode, else rw-r--r--.
-    mode = os.stat(target).st_mode & 0o777 if os.path.exists(target) else 0o644
-    handle = tempfile.NamedTemporaryFile(
-        "w", encoding="utf-8", dir=folder, prefix="." + os.path.basename(target) + ".", suffix=".tmp", delete=False
-    )
-    try:
-        with handle:
-            for line in lines:
-                handle.write(line + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(handle.name, mode)
-        os.replace(handle.name, target)
-    except BaseException:
-        if os.path.exists(handle.name):
-            os.unlink(handle.name)
-        raise
+    write_text_lines(path, lines)
 
 
 _COLUMNS = re.compile(r"\S+")

@@ -54,6 +54,7 @@ from galfits_nb.config.spec import (
 )
 from galfits_nb.config.values import ValueSyntaxError, format_value, parse_value, strip_comment
 from galfits_nb.errors import ConfigError
+from galfits_nb.outputs.atomic import atomic_path
 
 __all__ = ["read_lyric", "parse_lyric", "write_lyric", "format_lyric", "ConfigWarning"]
 
@@ -861,7 +862,6 @@ def write_lyric(config: Config, path: str | os.PathLike) -> Path:
     """
     path = Path(path)
     text = format_lyric(config, path.resolve().parent)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
     return path

@@ -12,6 +12,11 @@ Gaussian lines at the seed's redshift. It has the wavelength sampling and
 noise of an SDSS fibre spectrum, which is what the readers and the aperture
 code need.
 
+:func:`mock_observation` renders any configuration's scene from a parameter
+table onto the pixels of an observation already read (its PSFs, masks and
+sigma maps) and adds Gaussian noise: a noisy copy of the observation whose
+truth is known, for recovery tests and tutorials.
+
 This module reads no files; it writes only into the folder it is given.
 """
 
@@ -22,7 +27,14 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["SeedTruth", "SEED_TRUTH", "write_seed_files", "seed_config_path", "north_up_wcs_header"]
+__all__ = [
+    "SeedTruth",
+    "SEED_TRUTH",
+    "write_seed_files",
+    "seed_config_path",
+    "north_up_wcs_header",
+    "mock_observation",
+]
 
 # Rest-frame wavelengths in air [A] of the lines the seed fits (SDSS line list
 # values; galfits_nb.models.lines will hold the project's cited list).
@@ -52,7 +64,11 @@ class SeedTruth:
     sky_sigma : float
         Background noise per pixel [counts].
     gain : float
-        e-/count, for the Poisson part of the noise (the seed's I3 gain 1.8).
+        e-/count, for the Poisson part of the noise.
+    sigma_scale : float
+        The seed's I3 third value (1.8): the sigma map written to HDU 2 is the
+        true noise divided by it, so that the reader's scaled map is the true
+        noise (docs/data.md).
     """
 
     ra: float = 188.45
@@ -70,6 +86,7 @@ class SeedTruth:
     )
     sky_sigma: float = 2.0
     gain: float = 1.8
+    sigma_scale: float = 1.8
 
 
 SEED_TRUTH = SeedTruth()
@@ -214,7 +231,11 @@ def write_seed_files(folder: str | Path, seed: int = 0, truth: SeedTruth = SEED_
             f"{band}_band": fits.HDUList([fits.PrimaryHDU(data, band_header)]),
             # The seed reads sigma from HDU 2: keep data and mask in HDUs 0 and 1.
             f"{band}_band_sigma": fits.HDUList(
-                [fits.PrimaryHDU(data, band_header), fits.ImageHDU(mask), fits.ImageHDU(sigma, band_header)]
+                [
+                    fits.PrimaryHDU(data, band_header),
+                    fits.ImageHDU(mask),
+                    fits.ImageHDU(sigma / np.float32(truth.sigma_scale), band_header),
+                ]
             ),
             f"{band}_psf": fits.HDUList([fits.PrimaryHDU(psf.astype(np.float32))]),
             f"{band}_mask": fits.HDUList([fits.PrimaryHDU(mask, band_header)]),
@@ -228,3 +249,58 @@ def write_seed_files(folder: str | Path, seed: int = 0, truth: SeedTruth = SEED_
     np.savetxt(path, spectrum, header="observed wavelength [A], flux, error [1e-17 erg/s/cm^2/A]")
     written["spectrum"] = path
     return written
+
+
+def mock_observation(config, tree, table, *, seed: int | None = 0, noise: bool = True):
+    """An observation whose images are the model of ``table`` plus noise.
+
+    Parameters
+    ----------
+    config : Config
+        Photometry-mode configuration (every fitted image ``I15 = 0``).
+    tree : xr.DataTree
+        From :func:`galfits_nb.data.observation.read_observation`: supplies
+        the pixel grids, PSFs, masks and sigma maps.
+    table : ParameterTable
+        The truth: every parameter the scene reads.
+    seed : int or None
+        Seed of the noise generator.
+    noise : bool
+        Add Gaussian noise of the tree's sigma (False: the model itself).
+
+    Returns
+    -------
+    xr.DataTree
+        A copy of ``tree`` with each fitted image's ``data`` replaced (masked
+        pixels too) and stacked atlases restacked; attrs ``mock_seed``.
+    """
+    import jax
+
+    from galfits_nb.data.observation import stack_images
+    from galfits_nb.models.scene import build_imaging_scene, render_scene
+
+    scene = build_imaging_scene(config, tree, table)
+    values = table.resolve({})
+    models = jax.jit(render_scene)({k: np.asarray(v, dtype=float) for k, v in values.items()}, scene)
+    rng = np.random.default_rng(seed)
+    nodes = {node.path: _own_dataset(node) for node in tree.subtree}
+    for frame, model in zip(scene.frames, models):
+        ds = nodes[frame.path]
+        image = np.asarray(model, dtype=float)
+        if noise:
+            image = image + rng.normal(0.0, 1.0, image.shape) * np.asarray(ds.sigma.values, dtype=float)
+        nodes[frame.path] = ds.assign(data=(ds.data.dims, image, ds.data.attrs)).assign_attrs(mock_seed=seed)
+    for path, ds in list(nodes.items()):
+        if ds.attrs.get("stacked"):
+            members = [nodes[child.path] for child in tree[path].children.values()]
+            nodes[path] = stack_images(members).assign_attrs(ds.attrs)
+    import xarray as xr
+
+    return xr.DataTree.from_dict(nodes)
+
+
+def _own_dataset(node):
+    """A node's own variables, with the pixel coordinates a stacked parent holds for it."""
+    ds = node.to_dataset(inherit=False)
+    inherited = {name: node.coords[name] for name in ("y", "x") if name in ds.dims and name not in ds.coords and name in node.coords}
+    return ds.assign_coords(inherited) if inherited else ds

@@ -86,7 +86,9 @@ class FitResult(NamedTuple):
     models : dict of str to xr.Dataset
         Per band label: ``data``, ``model``, ``residual`` (data - model),
         ``sigma``, ``mask`` over (y, x) with the observation's coordinates;
-        attrs ``band``, ``letter``, ``chi2``, ``n_good``, ``dof``, ``reduced_chi2``.
+        attrs ``band``, ``letter``, ``label``, ``chi2``, ``n_good``,
+        ``n_free`` (of the whole fit), ``reduced_chi2`` (``chi2 / n_good``:
+        per image GalfitS divides by the unmasked pixels) and ``wcs_header``.
     n_steps : int
     wall_time : float
         Seconds, compilation included.
@@ -278,7 +280,7 @@ def fit_images(
     chi2_images: dict[str, float] = {}
     n_good: dict[str, int] = {}
     for frame, arrays, model in zip(scene.frames, scene.images, models):
-        source = tree[frame.path].to_dataset(inherit=False)
+        source = tree[frame.path].to_dataset()  # with the coordinates a stacked atlas holds
         good = np.asarray(arrays.good, dtype=bool)
         data = np.asarray(source.data.values, dtype=float)
         sig = np.asarray(source.sigma.values, dtype=float)
@@ -287,7 +289,6 @@ def fit_images(
         n_i = int(good.sum())
         chi2_images[frame.label] = chi2_i
         n_good[frame.label] = n_i
-        dof = n_i - n_free
         datasets[frame.label] = xr.Dataset(
             {
                 "data": (("y", "x"), data, source.data.attrs),
@@ -303,8 +304,9 @@ def fit_images(
                 "label": frame.label,
                 "chi2": chi2_i,
                 "n_good": n_i,
-                "dof": dof,
-                "reduced_chi2": chi2_i / dof if dof > 0 else float("nan"),
+                "n_free": n_free,
+                "reduced_chi2": chi2_i / n_i if n_i > 0 else float("nan"),
+                "wcs_header": source.attrs.get("wcs_header", ""),
             },
         )
     total = float(sum(chi2_images.values()))

@@ -1,0 +1,129 @@
+"""Figures of a fit: data / model / residual per band (``<target>.residual.png``).
+
+Stretch
+-------
+Data and model share one ``asinh`` stretch per band (Lupton et al. 2004):
+linear within about the noise level, logarithmic above it, so the faint
+outskirts and the bright centre are both visible. Its softening is the
+median sigma of the band and its range runs from -2 sigma to the 99.9th
+percentile of the data. The residual panel shows ``(data - model) / sigma``
+from -5 to 5 on a diverging map, so a good fit looks like uniform noise of
+unit amplitude; masked pixels are grey.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from galfits_nb.outputs.atomic import atomic_path
+
+__all__ = ["residual_figure", "write_residual_png", "asinh_stretch"]
+
+
+def asinh_stretch(image: np.ndarray, softening: float, low: float, high: float) -> np.ndarray:
+    """Map ``image`` to [0, 1] with an asinh stretch.
+
+    Parameters
+    ----------
+    image : ndarray
+        Any unit.
+    softening : float
+        Where the stretch turns from linear to logarithmic (image units, > 0).
+    low, high : float
+        Image values mapped to 0 and 1.
+
+    Returns
+    -------
+    ndarray
+        Same shape, clipped to [0, 1].
+    """
+    def f(v):
+        return np.arcsinh((np.asarray(v, dtype=float) - low) / softening)
+
+    return np.clip(f(image) / f(high), 0.0, 1.0)
+
+
+def residual_figure(models: Mapping[str, xr.Dataset], title: str | None = None, panel_size: float = 2.4):
+    """Data, model and normalised residual per band, one row per band.
+
+    Parameters
+    ----------
+    models : mapping of band label to xr.Dataset
+        As :attr:`galfits_nb.inference.fit.FitResult.models`: ``data``,
+        ``model``, ``sigma``, ``mask`` (True = bad) over (y, x) in arcsec;
+        attrs ``reduced_chi2`` (optional).
+    title : str, optional
+    panel_size : float
+        Inches per panel.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from matplotlib.figure import Figure
+
+    rows = len(models)
+    fig = Figure(figsize=(3 * panel_size + 0.6, rows * panel_size + (0.5 if title else 0.1)), layout="constrained")
+    axes = np.atleast_2d(fig.subplots(rows, 3, squeeze=False))
+    for row, (label, ds) in zip(axes, models.items()):
+        data = np.asarray(ds.data.values, dtype=float)
+        model = np.asarray(ds.model.values, dtype=float)
+        sigma = np.asarray(ds.sigma.values, dtype=float)
+        bad = np.asarray(ds.mask.values, dtype=bool)
+        good = ~bad
+        noise = float(np.median(sigma[good])) if good.any() else 1.0
+        high = float(np.percentile(data[good], 99.9)) if good.any() else 1.0
+        low = -2.0 * noise
+        high = max(high, low + 10.0 * noise)
+        extent = _extent(ds)
+        for ax, image, name in ((row[0], data, "data"), (row[1], model, "model")):
+            shown = np.ma.masked_array(asinh_stretch(image, noise, low, high), mask=bad & (name == "data"))
+            ax.imshow(shown, origin="lower", cmap="gray_r", vmin=0, vmax=1, extent=extent, interpolation="nearest")
+            ax.set_title(f"{label} {name}", fontsize=9)
+        chi = np.ma.masked_array((data - model) / np.where(sigma > 0, sigma, np.inf), mask=bad)
+        cmap = _diverging()
+        image = row[2].imshow(chi, origin="lower", cmap=cmap, vmin=-5, vmax=5, extent=extent, interpolation="nearest")
+        reduced = ds.attrs.get("reduced_chi2")
+        text = f"(data - model) / sigma" + (f", chi2/N = {reduced:.3f}" if reduced is not None else "")
+        row[2].set_title(text, fontsize=8)
+        for ax in row:
+            ax.tick_params(labelsize=7)
+        row[0].set_ylabel("arcsec", fontsize=8)
+        fig.colorbar(image, ax=row[2], shrink=0.8)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    return fig
+
+
+def _diverging():
+    import matplotlib
+
+    return matplotlib.colormaps["RdBu_r"].with_extremes(bad="0.6")
+
+
+def _extent(ds: xr.Dataset) -> list[float]:
+    """imshow extent in arcsec: pixel edges, not centres."""
+    x = np.asarray(ds.x.values, dtype=float)
+    y = np.asarray(ds.y.values, dtype=float)
+    dx = float(x[1] - x[0]) if x.size > 1 else 1.0
+    dy = float(y[1] - y[0]) if y.size > 1 else 1.0
+    return [x[0] - dx / 2, x[-1] + dx / 2, y[0] - dy / 2, y[-1] + dy / 2]
+
+
+def write_residual_png(path: str | os.PathLike, models: Mapping[str, xr.Dataset], title: str | None = None, dpi: int = 110) -> Path:
+    """Save :func:`residual_figure` as a PNG, atomically.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    fig = residual_figure(models, title)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, format="png")
+    return Path(path)

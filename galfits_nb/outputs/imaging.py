@@ -1,0 +1,103 @@
+"""Every file an imaging fit leaves in the workplace.
+
+:func:`write_imaging_outputs` writes, each atomically (an interrupted write
+keeps the previous file):
+
+* ``<target>.params``: the whole parameter table with the best values (the
+  file ``--readpar`` reads to start the next stage);
+* ``<target>.gssummary``: statistics and best values (:mod:`.summary`);
+* ``<target>.residual.png``: data / model / residual per band (:mod:`.figures`);
+* ``<target>.model.fits``: the data / model / residual cube (:mod:`.cube`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from galfits_nb.config.spec import Config
+from galfits_nb.inference.parameters import band_labels
+from galfits_nb.outputs.cube import write_model_cube
+from galfits_nb.outputs.figures import write_residual_png
+from galfits_nb.outputs.summary import FitSummary, image_statistics, write_gssummary
+
+__all__ = ["write_imaging_outputs", "imaging_summary", "fitting_mode"]
+
+
+def fitting_mode(config: Config) -> str:
+    """GalfitS's name for what a configuration fits.
+
+    ``images - photometry`` (every image ``I15 = 0``), ``images - SED``,
+    ``images + spectra`` or ``spectra``.
+    """
+    if not config.images:
+        return "spectra"
+    if config.spectra:
+        return "images + spectra"
+    return "images - SED" if any(image.use_sed for image in config.images) else "images - photometry"
+
+
+def imaging_summary(config: Config, result, extra: dict[str, str] | None = None) -> FitSummary:
+    """The :class:`~galfits_nb.outputs.summary.FitSummary` of a :class:`~galfits_nb.inference.fit.FitResult`."""
+    labels = band_labels(config)
+    atlas_of = {labels[letter]: (atlas.name, k) for atlas in config.atlases for k, letter in enumerate(atlas.images)}
+    bands = {label: ds.attrs["band"] for label, ds in result.models.items()}
+    images = image_statistics(list(result.models), bands, result.chi2_per_image, result.n_good, atlas_of)
+    parameters = {"best_value": {name: result.table[name].value for name in result.free_names}}
+    if result.sigma:
+        parameters["sigma"] = {name: result.sigma.get(name, float("nan")) for name in result.free_names}
+    header = {"steps": str(result.n_steps), "converged": str(bool(result.converged))}
+    if result.interrupted:
+        header["interrupted"] = "True (best parameters so far)"
+    header.update(extra or {})
+    return FitSummary(
+        target=config.region.name,
+        config_file=os.path.basename(config.path) if config.path else "",
+        mode=fitting_mode(config),
+        method=result.method,
+        chisq=result.chi2,
+        reduced_chisq=result.reduced_chi2,
+        bic=result.bic,
+        fitting_time=result.wall_time,
+        images=images,
+        parameters=parameters,
+        extra=header,
+    )
+
+
+def write_imaging_outputs(
+    workplace: str | os.PathLike,
+    config: Config,
+    result,
+    *,
+    figure: bool = True,
+    cube: bool = True,
+) -> dict[str, Path]:
+    """Write the files of an imaging fit into ``workplace``.
+
+    Parameters
+    ----------
+    workplace : path-like
+        Output folder (created if missing).
+    config : Config
+    result : FitResult
+    figure, cube : bool
+        Also write the residual PNG / the model FITS cube.
+
+    Returns
+    -------
+    dict of str to Path
+        ``params``, ``gssummary`` and, when written, ``residual_png``, ``model_fits``.
+    """
+    folder = Path(workplace)
+    folder.mkdir(parents=True, exist_ok=True)
+    target = config.region.name
+    written = {"params": result.table.write(folder / f"{target}.params")}
+    written["gssummary"] = write_gssummary(folder / f"{target}.gssummary", imaging_summary(config, result))
+    if figure:
+        title = f"{target}: {fitting_mode(config)}, reduced chi2 = {result.reduced_chi2:.3f}"
+        written["residual_png"] = write_residual_png(folder / f"{target}.residual.png", result.models, title)
+    if cube:
+        primary = {"OBJECT": target, "METHOD": result.method, "CHISQ": result.chi2, "REDCHISQ": result.reduced_chi2}
+        written["model_fits"] = write_model_cube(folder / f"{target}.model.fits", result.models, primary)
+    return written
