@@ -11,7 +11,7 @@ from galfits_nb.data.mock import mock_observation
 from galfits_nb.data.observation import read_observation
 from galfits_nb.inference.fit import fit_images
 from galfits_nb.inference.parameters import build_parameter_table
-from galfits_nb.outputs.atomic import atomic_path, write_text_lines
+from galfits_nb.atomic import atomic_path, write_text_lines
 from galfits_nb.outputs.summary import FitSummary, ImageStatistics, format_gssummary, read_gssummary
 
 # The illustration of CONFIG-FORMAT.md ("The .gssummary layout"), as GalfitS writes it.

@@ -158,7 +158,7 @@ from types import MappingProxyType
 from typing import Any
 
 from galfits_nb.errors import ConfigError
-from galfits_nb.outputs.atomic import write_text_lines
+from galfits_nb.atomic import write_text_lines
 from galfits_nb.config.values import ValueSyntaxError, parse_value, strip_comment
 
 __all__ = [

@@ -54,7 +54,7 @@ from galfits_nb.config.spec import (
 )
 from galfits_nb.config.values import ValueSyntaxError, format_value, parse_value, strip_comment
 from galfits_nb.errors import ConfigError
-from galfits_nb.outputs.atomic import atomic_path
+from galfits_nb.atomic import atomic_path
 
 __all__ = ["read_lyric", "parse_lyric", "write_lyric", "format_lyric", "ConfigWarning"]
 

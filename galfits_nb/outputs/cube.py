@@ -19,7 +19,7 @@ import numpy as np
 import xarray as xr
 from astropy.io import fits
 
-from galfits_nb.outputs.atomic import atomic_path
+from galfits_nb.atomic import atomic_path
 
 __all__ = ["write_model_cube", "PLANES"]
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from galfits_nb.outputs.atomic import atomic_path
+from galfits_nb.atomic import atomic_path
 
 __all__ = ["residual_figure", "write_residual_png", "asinh_stretch"]
 

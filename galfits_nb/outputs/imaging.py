@@ -46,7 +46,11 @@ def imaging_summary(config: Config, result, extra: dict[str, str] | None = None)
     parameters = {"best_value": {name: result.table[name].value for name in result.free_names}}
     if result.sigma:
         parameters["sigma"] = {name: result.sigma.get(name, float("nan")) for name in result.free_names}
-    header = {"steps": str(result.n_steps), "converged": str(bool(result.converged))}
+    header = {
+        "chisq definition": "sum(((data - model) / sigma)^2) over unmasked pixels",
+        "steps": str(result.n_steps),
+        "converged": str(bool(result.converged)),
+    }
     if result.interrupted:
         header["interrupted"] = "True (best parameters so far)"
     header.update(extra or {})

@@ -39,7 +39,7 @@ import numpy as np
 from astropy.table import Table
 
 from galfits_nb.errors import ConfigError
-from galfits_nb.outputs.atomic import write_text_lines
+from galfits_nb.atomic import write_text_lines
 
 __all__ = ["ImageStatistics", "FitSummary", "write_gssummary", "read_gssummary", "format_gssummary"]
 
