@@ -182,19 +182,40 @@ def _peer_fit_once(spec: dict, arrays, modules: dict) -> tuple[float, dict]:
     models = np.asarray(trace["model"]["value"], dtype=float).reshape(len(bands), *arrays["data_0"].shape)
     seconds = time.perf_counter() - start_time
 
-    chi2, n_good = 0.0, 0
-    for b in range(len(bands)):
-        good = ~np.asarray(arrays[f"bad_{b}"], dtype=bool)
-        chi = (np.asarray(arrays[f"data_{b}"], dtype=float) - models[b]) / np.asarray(arrays[f"sigma_{b}"], dtype=float)
-        chi2 += float(np.sum(chi[good] ** 2))
-        n_good += int(good.sum())
+    chi2 = _chi2(arrays, models)
+    n_good = sum(int((~np.asarray(arrays[f"bad_{b}"], dtype=bool)).sum()) for b in range(len(bands)))
     values = {}
     for i in range(n_comp):
         for key in (*SHARED_KEYS, "flux"):
             name = _peer_name(key, i, n_comp)
             names = [name] if key != "flux" or single_band else [f"{name}_{band}" for band in bands]
             values[f"{i}:{key}"] = [float(np.asarray(trace[n]["value"])) for n in names]
-    return seconds, dict(chi2=chi2, n_good=n_good, n_free=len(start), values=values)
+    outcome = dict(chi2=chi2, n_good=n_good, n_free=len(start), values=values)
+    if spec.get("reference"):
+        # pysersic's chi^2 at galfits_nb's best point: the other tool's optimum, this tool's model.
+        at = {}
+        for i, comp in enumerate(spec["reference"]):
+            for key in SHARED_KEYS:
+                low, high = comps[i][key][1:]
+                at[f"{_peer_name(key, i, n_comp)}_base"] = (comp[key] - low) / (high - low)
+            for b, band in enumerate(bands):
+                low, high = comps[i]["flux"][b][1:]
+                suffix = "" if single_band else f"_{band}"
+                at[f"{_peer_name('flux', i, n_comp)}{suffix}_base"] = (comp["flux"][b] - low) / (high - low)
+        trace = handlers.trace(handlers.condition(model, at)).get_trace()
+        images = np.asarray(trace["model"]["value"], dtype=float).reshape(models.shape)
+        outcome["chi2_at_reference"] = _chi2(arrays, images)
+    return seconds, outcome
+
+
+def _chi2(arrays, models: np.ndarray) -> float:
+    """chi^2 over unmasked pixels, in float64, of model images of shape (n_band, ny, nx)."""
+    total = 0.0
+    for b in range(models.shape[0]):
+        good = ~np.asarray(arrays[f"bad_{b}"], dtype=bool)
+        chi = (np.asarray(arrays[f"data_{b}"], dtype=float) - models[b]) / np.asarray(arrays[f"sigma_{b}"], dtype=float)
+        total += float(np.sum(chi[good] ** 2))
+    return total
 
 
 def peer_worker(spec_path: str) -> int:
@@ -341,34 +362,59 @@ def _peer_problem(config, tree, table, result, components: list[str]) -> tuple[d
     if any(not np.allclose(g[0], (cx, cy)) or not math.isclose(g[1], scale) for g in grids):
         raise ValueError("a joint peer fit needs all images on one pixel grid")
 
-    comps = []
+    comps, reference = [], []
+    best = result.table.values()
     for comp in components:
-        def row(name):
-            r = start[name]
-            return r.value, r.min, r.max
+        # galfits_nb (value, min, max) -> pysersic (value, low, high); columns grow
+        # to the West (-xcen), rows to the North (+ycen).
+        def convert(key, value, low, high, comp=comp):
+            if key == "xcen":
+                return cx - value / scale, cx - high / scale, cx - low / scale
+            if key == "ycen":
+                return cy + value / scale, cy + low / scale, cy + high / scale
+            if key == "Re":
+                return value / scale, low / scale, high / scale
+            if key == "n":
+                return value, max(low, PEER_N_RANGE[0]), min(high, PEER_N_RANGE[1])
+            if key == "axrat":
+                return 1.0 - value, 1.0 - high, 1.0 - low
+            return math.radians(value), math.radians(low), math.radians(high)  # ang
 
-        x, xlo, xhi = row(f"{comp}_xcen")
-        y, ylo, yhi = row(f"{comp}_ycen")
-        re, relo, rehi = row(f"{comp}_Re")
-        n, nlo, nhi = row(f"{comp}_n")
-        q, qlo, qhi = row(f"{comp}_axrat")
-        pa, palo, pahi = row(f"{comp}_ang")
-        fluxes = []
-        for label in labels:
+        entry, ref = {}, {}
+        for peer_key, key in zip(SHARED_KEYS, ("xcen", "ycen", "Re", "n", "axrat", "ang")):
+            r = start[f"{comp}_{key}"]
+            entry[peer_key] = convert(key, r.value, r.min, r.max)
+            ref[peer_key] = convert(key, best[f"{comp}_{key}"], r.min, r.max)[0]
+        entry["flux"], ref["flux"] = [], []
+        for b, label in enumerate(labels):
             value = 10.0 ** start[f"logNorm_{comp}_{label}"].value
-            total = float(np.sum(arrays[f"data_{labels.index(label)}"][~arrays[f"bad_{labels.index(label)}"]]))
-            fluxes.append((value, 0.0, 10.0 * max(total, value * len(components))))
-        comps.append(dict(
-            xc=(cx - x / scale, cx - xhi / scale, cx - xlo / scale),
-            yc=(cy + y / scale, cy + ylo / scale, cy + yhi / scale),
-            r_eff=(re / scale, relo / scale, rehi / scale),
-            n=(n, max(nlo, PEER_N_RANGE[0]), min(nhi, PEER_N_RANGE[1])),
-            ellip=(1.0 - q, 1.0 - qhi, 1.0 - qlo),
-            theta=(math.radians(pa), math.radians(palo), math.radians(pahi)),
-            flux=fluxes,
-        ))
-    spec = dict(bands=labels, components=comps, centre=[cx, cy], scale=scale)
+            total = float(np.sum(arrays[f"data_{b}"][~arrays[f"bad_{b}"]]))
+            entry["flux"].append((value, 0.0, 10.0 * max(total, value * len(components))))
+            ref["flux"].append(10.0 ** best[f"logNorm_{comp}_{label}"])
+        comps.append(entry)
+        reference.append(ref)
+    spec = dict(bands=labels, components=comps, reference=reference, centre=[cx, cy], scale=scale)
     return spec, arrays
+
+
+def _galfits_chi2_at_peer(config, tree, table, spec: dict, peer: dict, components: list[str]) -> float:
+    """galfits_nb's chi^2 at pysersic's best point (a one-step LM run evaluates the start)."""
+    from galfits_nb.inference.fit import fit_images
+
+    (cx, cy), scale, v = spec["centre"], spec["scale"], peer["values"]
+    updates = {}
+    for i, comp in enumerate(components):
+        updates[f"{comp}_xcen"] = (cx - v[f"{i}:xc"][0]) * scale
+        updates[f"{comp}_ycen"] = (v[f"{i}:yc"][0] - cy) * scale
+        updates[f"{comp}_Re"] = v[f"{i}:r_eff"][0] * scale
+        updates[f"{comp}_n"] = v[f"{i}:n"][0]
+        updates[f"{comp}_axrat"] = 1.0 - v[f"{i}:ellip"][0]
+        updates[f"{comp}_ang"] = math.degrees(v[f"{i}:theta"][0])
+        for b, label in enumerate(spec["bands"]):
+            updates[f"logNorm_{comp}_{label}"] = math.log10(v[f"{i}:flux"][b])
+    at = table.with_values(updates)
+    # LM's first step is a zero-length step that evaluates chi^2 at the start (compiled already).
+    return fit_images(config, tree, at, method="lm", num_steps=1, progress=False, cal_sigma=False).chi2
 
 
 def _run_peer(spec: dict, arrays: dict, peer_python: str, repeat: int, timeout: float) -> dict:
@@ -413,6 +459,15 @@ def _peer_params(peer: dict, index: int) -> str:
     v = peer["values"]
     return (f"Re={v[f'{index}:r_eff'][0]:.3f}px n={v[f'{index}:n'][0]:.3f} q={1 - v[f'{index}:ellip'][0]:.3f} "
             f"PA={math.degrees(v[f'{index}:theta'][0]):.2f}")
+
+
+def _cross_check(result, peer: dict, galfits_at_peer: float) -> list[str]:
+    """Each tool's chi^2 at both optima: tells renderer differences from optimizer differences."""
+    return [
+        f"chi^2 of galfits_nb's model at galfits_nb's best {result.chi2:.2f}, at pysersic's best {galfits_at_peer:.2f}",
+        f"chi^2 of pysersic's model   at pysersic's best {peer['chi2']:.2f}, at galfits_nb's best "
+        f"{peer['chi2_at_reference']:.2f}",
+    ]
 
 
 def sersic_case(args) -> Case:
@@ -488,13 +543,13 @@ Pa8) [{s['axrat']},0.2,1,0.01,1]
     table = build_parameter_table(config)
     label = f"sersic128 ({SIZE}x{SIZE}, 1 band)"
     result = None
-    for method in ("lm", "lbfgs"):
+    for method in args.methods:
         rows, fitted = _time_galfits(config, tree, table, method, args.repeat, label, case.family)
         case.rows += rows
-        result = fitted if method == "lm" else result
+        result = fitted if result is None or method == "lm" else result
     case.notes.append(f"truth:      Re={t['Re'] / SCALE:.3f}px n={t['n']:.3f} q={t['axrat']:.3f} PA={t['ang']:.2f}"
                       f" (noise sigma {noise:.4g}, S/N {args.snr:g})")
-    case.notes.append(f"galfits_nb: {_galfits_params(result, 'gal', SCALE)} (lm)")
+    case.notes.append(f"galfits_nb: {_galfits_params(result, 'gal', SCALE)} ({result.method})")
     if args.no_peer:
         case.notes.append("peer unavailable: --no-peer given")
         return case
@@ -505,6 +560,7 @@ Pa8) [{s['axrat']},0.2,1,0.01,1]
         return case
     case.rows += _peer_rows(peer, label, case.family, args.repeat)
     case.notes.append(f"pysersic:   {_peer_params(peer, 0)}")
+    case.notes += _cross_check(result, peer, _galfits_chi2_at_peer(config, tree, table, spec, peer, ["gal"]))
     case.notes.append(f"peer: {peer['version']} on {peer['device']}")
     return case
 
@@ -521,12 +577,12 @@ def sdss_case(args) -> Case:
     scale = float(_band_nodes(tree)["a"].attrs["pixel_scale"])
     case = Case("sdss5", "sdss5")
     shifted = "sdss5 +shifts (the SDSS fit)"
-    for method in ("lm", "lbfgs"):
+    for method in args.methods:
         rows, fitted = _time_galfits(config, tree, table, method, args.repeat, shifted, case.family)
         case.rows += rows
-        if method == "lm":
-            case.notes.append(f"galfits_nb +shifts, bulge:       {_galfits_params(fitted, 'bulge', scale)}")
-            case.notes.append(f"galfits_nb +shifts, disk:        {_galfits_params(fitted, 'disk', scale)}")
+        if method == args.methods[0]:
+            case.notes.append(f"galfits_nb +shifts, bulge:       {_galfits_params(fitted, 'bulge', scale)} ({method})")
+            case.notes.append(f"galfits_nb +shifts, disk:        {_galfits_params(fitted, 'disk', scale)} ({method})")
 
     # The like-for-like problem: what pysersic can express.
     rows = []
@@ -539,10 +595,10 @@ def sdss_case(args) -> Case:
     same = ParameterTable(tuple(rows))
     label = "sdss5 like-for-like (5 bands)"
     result = None
-    for method in ("lm", "lbfgs") if args.lbfgs_like else ("lm",):
+    for method in args.methods if args.lbfgs_like else args.methods[:1]:
         rows_, fitted = _time_galfits(config, tree, same, method, args.repeat, label, case.family)
         case.rows += rows_
-        result = fitted if method == "lm" else result
+        result = fitted if result is None or method == "lm" else result
     case.notes.append(f"galfits_nb like-for-like, bulge: {_galfits_params(result, 'bulge', scale)}")
     case.notes.append(f"galfits_nb like-for-like, disk:  {_galfits_params(result, 'disk', scale)}")
     if args.no_peer:
@@ -556,6 +612,8 @@ def sdss_case(args) -> Case:
     case.rows += _peer_rows(peer, "sdss5 like-for-like (5 bands, joint)", case.family, args.repeat)
     case.notes.append(f"pysersic like-for-like, bulge:   {_peer_params(peer, 0)}")
     case.notes.append(f"pysersic like-for-like, disk:    {_peer_params(peer, 1)}")
+    cross = _galfits_chi2_at_peer(config, tree, same, spec, peer, ["bulge", "disk"])
+    case.notes += _cross_check(result, peer, cross)
     case.notes.append(f"peer: {peer['version']} on {peer['device']}")
     return case
 
@@ -588,7 +646,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="interpreter with pysersic installed (default: this one)")
     parser.add_argument("--peer-timeout", type=float, default=1800.0, help="seconds allowed per peer case")
     parser.add_argument("--no-peer", action="store_true", help="time galfits_nb only")
-    parser.add_argument("--lbfgs-like", action="store_true", help="also time L-BFGS on the like-for-like SDSS fit")
+    parser.add_argument("--methods", nargs="+", choices=("lm", "lbfgs"), default=["lm", "lbfgs"],
+                        help="galfits_nb fitters to time (default: lm lbfgs)")
+    parser.add_argument("--lbfgs-like", action="store_true",
+                        help="time every --methods on the like-for-like SDSS fit too (default: the first only)")
     parser.add_argument("--quickstart", type=Path, default=QUICKSTART, help="path of quickstart.lyric")
     parser.add_argument("--snr", type=float, default=SNR, help="optimal S/N of the simulated Sersic image")
     parser.add_argument("--seed", type=int, default=1, help="noise seed of the simulated Sersic image")

@@ -3,8 +3,12 @@
 Writes the seed's configuration (``seed_joint.lyric``) and mock files for
 every path it names into ``--out``, reads the observation (three images and a
 fibre spectrum) into an ``xr.DataTree``, prints a summary, and writes the
-parameter table and the observation (NetCDF) next to them. The staged joint
-fit is added to this script as the fitting engine lands.
+parameter table and the observation (NetCDF) next to them. Then it runs the
+first stage of the staged fit: the imaging-only fit in photometry mode
+(:func:`galfits_nb.config.stages.photometry_stage`), writing its
+``.gssummary``, best ``.params``, residual PNG and model cube into
+``<out>/stage1_imaging``. The joint image + spectrum stage follows it once
+the SED and spectrum models exist.
 """
 
 from __future__ import annotations
@@ -52,7 +56,26 @@ def run_demo(out: str | Path, seed: int = 0) -> dict[str, Path]:
     tree.to_netcdf(tmp, engine="h5netcdf")
     tmp.replace(observation)
     print(f"{len(table)} parameters ({len(table.free_names)} free) -> {params}")
-    return {"config": config_path, "params": params, "observation": observation, **written}
+    stage1 = _imaging_stage(config, tree, table, out / "stage1_imaging")
+    return {"config": config_path, "params": params, "observation": observation, **written, **stage1}
+
+
+def _imaging_stage(config, tree, table, folder: Path) -> dict[str, Path]:
+    """Stage 1: photometry-mode imaging fit of the joint configuration's images."""
+    from galfits_nb.config.stages import carry_values, photometry_stage
+    from galfits_nb.inference.fit import fit_images
+    from galfits_nb.inference.parameters import build_parameter_table
+    from galfits_nb.outputs.imaging import write_imaging_outputs
+
+    stage = photometry_stage(config)
+    print("stage 1: imaging-only fit in photometry mode (Levenberg-Marquardt)")
+    result = fit_images(stage, tree, carry_values(build_parameter_table(stage), table))
+    print(
+        f"  {result.n_steps} steps in {result.wall_time:.1f} s, chi2 {result.chi2:.1f}, "
+        f"reduced chi2 {result.reduced_chi2:.4f}" + (" (interrupted)" if result.interrupted else "")
+    )
+    written = write_imaging_outputs(folder, stage, result)
+    return {f"stage1_{kind}": path for kind, path in written.items()}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -127,6 +127,8 @@ class CaseSpec:
         Per band: Gaussian noise sigma [image units].
     snr : dict of str to float
         Per band: optimal S/N of the noise-free image.
+    psf_oversampling : int
+        The PSF files are sampled this many times finer than the data (I5).
     """
 
     seed: int
@@ -139,6 +141,7 @@ class CaseSpec:
     psfs: dict[str, tuple[str, float, float]]
     noise: dict[str, float]
     snr: dict[str, float]
+    psf_oversampling: int = 1
 
     @property
     def layout(self) -> tuple[int, int]:
@@ -277,8 +280,10 @@ def _galsim_psf(kind: str, fwhm: float, beta: float):
 
 
 def _psf_image(spec: CaseSpec, band: str) -> np.ndarray:
+    k = spec.psf_oversampling
     psf = _galsim_psf(*spec.psfs[band])
-    return psf.drawImage(nx=PSF_SIZE, ny=PSF_SIZE, scale=SCALE, method="no_pixel").array.astype(float)
+    side = PSF_SIZE * k + (1 - k % 2)
+    return psf.drawImage(nx=side, ny=side, scale=SCALE / k, method="no_pixel").array.astype(float)
 
 
 def _render_band(spec: CaseSpec, band: str) -> np.ndarray:
@@ -368,7 +373,7 @@ def write_case(folder: Path, spec: CaseSpec, noise: bool = True) -> Path:
             f"I{letter}2) {band}",
             f"I{letter}3) [{band}.fits, 1]",
             f"I{letter}4) [{band}_psf.fits, 0]",
-            f"I{letter}5) 1",
+            f"I{letter}5) {spec.psf_oversampling}",
             f"I{letter}6) [Noimg, 0]",
             f"I{letter}7) counts",
             f"I{letter}8) -1",

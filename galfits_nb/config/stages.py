@@ -14,7 +14,7 @@ from dataclasses import replace
 from galfits_nb.config.spec import AtlasSpec, Config
 from galfits_nb.errors import ConfigError
 
-__all__ = ["photometry_stage"]
+__all__ = ["photometry_stage", "carry_values"]
 
 
 def photometry_stage(config: Config, atlases: Iterable[str] | None = None) -> Config:
@@ -62,3 +62,29 @@ def photometry_stage(config: Config, atlases: Iterable[str] | None = None) -> Co
         spectra=(),
         atlases=tuple(replace(atlas, spectra=(), apertures=(), reference=()) for atlas in kept),
     )
+
+
+def carry_values(target, source):
+    """``target`` (a ParameterTable) with the values of the parameters it shares with ``source``.
+
+    Parameters
+    ----------
+    target : ParameterTable
+        The next stage's table (e.g. ``build_parameter_table(stage_config)``).
+    source : ParameterTable
+        The previous stage's best table, or any table with start values.
+
+    Returns
+    -------
+    ParameterTable
+        Bounds, vary flags and ties of ``target``; values of every untied
+        parameter both tables name taken from ``source``. Parameters only one
+        stage has (``logNorm_*`` of photometry mode, ``logM_*`` and SED
+        parameters of SED mode) keep ``target``'s values.
+    """
+    shared = {
+        name: source[name].value
+        for name in target.names
+        if name in source and target[name].tie is None
+    }
+    return target.with_values(shared) if shared else target

@@ -40,8 +40,12 @@ nu *= 2`` (Nielsen 1999; Madsen, Nielsen & Tingleff 2004, "Methods for
 non-linear least squares problems", eq. 3.16).
 The Jacobian is recomputed only when a step is accepted. It stops when an
 accepted step changes chi^2 by less than ``tolerance`` (relative, actual and
-predicted), or when ``lambda`` exceeds ``max_damping`` (no downhill step
-exists at working precision).
+predicted), when the full Gauss-Newton step from the new point would lower
+chi^2 by less than ``chi2_tolerance`` (absolute; ``g^T (J^T J)^-1 g``, the
+Newton decrement, which is also the squared distance to the linearised
+optimum in units of the parameter errors, so 0.01 means every parameter is
+within 0.1 sigma of it), or when ``lambda`` exceeds ``max_damping`` (no
+downhill step exists at working precision).
 
 Adam and L-BFGS (optax)
 -----------------------
@@ -186,6 +190,9 @@ class LMSettings(NamedTuple):
     tolerance : float
         Stop when an accepted step lowers chi^2 by less than this fraction
         (both actual and predicted decrease).
+    chi2_tolerance : float
+        Stop when a full Gauss-Newton step from the accepted point would
+        lower chi^2 by less than this (absolute).
     initial_damping : float
         Starting lambda (relative to the scaled ``J^T J``, whose diagonal is 1).
     max_damping : float
@@ -199,6 +206,7 @@ class LMSettings(NamedTuple):
     """
 
     tolerance: float = 1e-6
+    chi2_tolerance: float = 1e-2
     initial_damping: float = 1e-3
     max_damping: float = 1e10
     max_step: float = 1.0
@@ -361,8 +369,14 @@ def _lm_step(state: FitState, problem: ImagingProblem, settings: LMSettings) -> 
     new_chi2 = jnp.where(accepted, chi2_trial, chi2_now)
     relative = jnp.where(accepted, actual / jnp.maximum(chi2_trial, jnp.finfo(u.dtype).tiny), 0.0)
     predicted_relative = predicted / jnp.maximum(chi2_trial, jnp.finfo(u.dtype).tiny)
+    decrement = _newton_decrement(jtj, jtr)
     converged = (
-        accepted & jnp.isfinite(chi2_now) & (relative < settings.tolerance) & (predicted_relative < settings.tolerance)
+        accepted
+        & jnp.isfinite(chi2_now)
+        & (
+            ((relative < settings.tolerance) & (predicted_relative < settings.tolerance))
+            | (decrement < settings.chi2_tolerance)
+        )
     ) | (damping > settings.max_damping)
     position = jnp.where(accepted, trial, u)
     new_scale = jnp.maximum(lm.scale, jnp.diagonal(jtj))
@@ -371,6 +385,22 @@ def _lm_step(state: FitState, problem: ImagingProblem, settings: LMSettings) -> 
     new_state = FitState(position, position, new_chi2, extra)
     info = FitInfo(chi2_trial, new_chi2, relative, converged, damping, accepted)
     return new_state, info
+
+
+def _newton_decrement(jtj: jax.Array, jtr: jax.Array) -> jax.Array:
+    """``g^T (J^T J)^-1 g`` with ``g = J^T r``: the chi^2 decrease of a full Gauss-Newton step.
+
+    Solved in the equilibrated variables (unit diagonal) with a 1e-6 ridge, so
+    that a parameter the data do not constrain adds nothing rather than
+    dividing by zero.
+    """
+    d = jnp.diagonal(jtj)
+    d = jnp.where(d > 0, d, 1.0)
+    s = 1.0 / jnp.sqrt(d)
+    a = jtj * s[:, None] * s[None, :]
+    g = jtr * s
+    eye = jnp.eye(g.shape[0], dtype=g.dtype)
+    return jnp.dot(g, jnp.linalg.solve(a + 1e-6 * eye, g))
 
 
 def levenberg_marquardt(problem: ImagingProblem, settings: LMSettings = LMSettings()) -> Fitter:
