@@ -66,6 +66,8 @@ from pathlib import Path
 
 import numpy as np
 
+from galfits_nb.models.profiles import Sampling
+
 __all__ = [
     "RA",
     "DEC",
@@ -79,6 +81,9 @@ __all__ = [
     "render_case",
     "write_case",
     "make_case",
+    "fit_case",
+    "FIT_SAMPLING",
+    "PSF_OVERSAMPLING",
     "parameter_type",
     "recovery_pulls",
 ]
@@ -91,12 +96,17 @@ BANDS = ("sloan_u", "sloan_g", "sloan_r", "sloan_i", "sloan_z")
 """The bands of a five-band case; one-band cases use ``sloan_r``."""
 LAYOUTS = ((1, 1), (1, 2), (5, 1), (5, 2))
 """(number of bands, number of components) of the four kinds of case."""
-PSF_SIZE = 31
-"""Side of the PSF stamp [pixels]."""
+PSF_SIZE = 25
+"""Side of the PSF stamp in data pixels (odd)."""
+PSF_OVERSAMPLING = 3
+"""Default PSF sampling factor relative to the data (the ``.lyric``'s I5)."""
 SIZES = {1: 48, 2: 64}
 """Default image side [pixels] by number of components."""
 PARAMETER_TYPES = ("Re", "n", "q", "PA", "flux")
 """The parameter types whose recovery is checked."""
+
+FIT_SAMPLING = Sampling(oversampling=1)
+"""Pixel integration for fits of these cases (module docstring, PSF sampling)."""
 
 # Relative bulge-to-total ratio per band (times that of sloan_r): bulges are redder.
 _BT_COLOUR = {"sloan_u": 0.45, "sloan_g": 0.75, "sloan_r": 1.0, "sloan_i": 1.15, "sloan_z": 1.25}
@@ -141,7 +151,7 @@ class CaseSpec:
     psfs: dict[str, tuple[str, float, float]]
     noise: dict[str, float]
     snr: dict[str, float]
-    psf_oversampling: int = 1
+    psf_oversampling: int = PSF_OVERSAMPLING
 
     @property
     def layout(self) -> tuple[int, int]:
@@ -203,7 +213,9 @@ def _start_shape(rng: np.random.Generator, shape: dict[str, float]) -> dict[str,
     )
 
 
-def draw_case(seed: int, n_bands: int, n_components: int, size: int | None = None) -> CaseSpec:
+def draw_case(
+    seed: int, n_bands: int, n_components: int, size: int | None = None, psf_oversampling: int = PSF_OVERSAMPLING
+) -> CaseSpec:
     """Draw a random case (ranges in the module docstring).
 
     Parameters
@@ -216,6 +228,8 @@ def draw_case(seed: int, n_bands: int, n_components: int, size: int | None = Non
         1 (``gal``) or 2 (``bulge`` + ``disk``).
     size : int, optional
         Image side [pixels] (default :data:`SIZES` by number of components).
+    psf_oversampling : int
+        Sampling factor of the PSF files relative to the data (I5).
 
     Returns
     -------
@@ -240,15 +254,15 @@ def draw_case(seed: int, n_bands: int, n_components: int, size: int | None = Non
         components = ("bulge", "disk")
         shapes = {
             "bulge": dict(
-                xcen=xc, ycen=yc, Re=rng.uniform(1.5, 3.5) * SCALE, n=rng.uniform(3.0, 5.0),
+                xcen=xc, ycen=yc, Re=rng.uniform(1.5, 2.5) * SCALE, n=rng.uniform(3.0, 5.0),
                 ang=rng.uniform(-90.0, 90.0), axrat=rng.uniform(0.55, 0.85),
             ),
             "disk": dict(
-                xcen=xc, ycen=yc, Re=rng.uniform(5.0, 10.0) * SCALE, n=rng.uniform(0.8, 1.3),
+                xcen=xc, ycen=yc, Re=rng.uniform(7.5, 10.0) * SCALE, n=rng.uniform(0.8, 1.3),
                 ang=rng.uniform(-90.0, 90.0), axrat=rng.uniform(0.25, 0.85),
             ),
         }
-        bt_r = rng.uniform(0.2, 0.6)
+        bt_r = rng.uniform(0.3, 0.6)
         bt = {band: float(np.clip(bt_r * _BT_COLOUR[band] * rng.uniform(0.9, 1.1), 0.05, 0.85)) for band in bands}
         ratios = {"bulge": bt, "disk": {band: 1.0 - bt[band] for band in bands}}
     fwhm = rng.uniform(2.5, 3.5) * SCALE
@@ -261,13 +275,13 @@ def draw_case(seed: int, n_bands: int, n_components: int, size: int | None = Non
     starts = {comp: _start_shape(rng, shapes[comp]) for comp in components}
     # Total flux per band from the S/N of the noise-free image at unit total flux.
     fluxes: dict[str, dict[str, float]] = {comp: {} for comp in components}
-    unit = CaseSpec(seed, bands, components, size, shapes, ratios, starts, psfs, noise, snr)
+    unit = CaseSpec(seed, bands, components, size, shapes, ratios, starts, psfs, noise, snr, psf_oversampling)
     for band in bands:
         model = _render_band(unit, band)
         total = snr[band] * noise[band] / float(np.sqrt(np.sum(model**2)))
         for comp in components:
             fluxes[comp][band] = total * ratios[comp][band]
-    return CaseSpec(seed, bands, components, size, shapes, fluxes, starts, psfs, noise, snr)
+    return CaseSpec(seed, bands, components, size, shapes, fluxes, starts, psfs, noise, snr, psf_oversampling)
 
 
 def _galsim_psf(kind: str, fwhm: float, beta: float):
@@ -404,21 +418,52 @@ def write_case(folder: Path, spec: CaseSpec, noise: bool = True) -> Path:
     return path
 
 
-def make_case(folder: Path, seed: int, n_bands: int, n_components: int, size: int | None = None) -> Case:
+def make_case(
+    folder: Path,
+    seed: int,
+    n_bands: int,
+    n_components: int,
+    size: int | None = None,
+    psf_oversampling: int = PSF_OVERSAMPLING,
+) -> Case:
     """Draw, render and write a case (:func:`draw_case`, :func:`write_case`).
 
     Parameters
     ----------
     folder : Path
-    seed, n_bands, n_components, size
+    seed, n_bands, n_components, size, psf_oversampling
         As in :func:`draw_case`.
 
     Returns
     -------
     Case
     """
-    spec = draw_case(seed, n_bands, n_components, size)
+    spec = draw_case(seed, n_bands, n_components, size, psf_oversampling)
     return Case(spec, write_case(folder, spec), spec.truth())
+
+
+def fit_case(case: Case, **options):
+    """Read a case through the user path and fit it with Levenberg-Marquardt.
+
+    Parameters
+    ----------
+    case : Case
+    **options
+        Passed to :func:`galfits_nb.inference.fit.fit_images` (default
+        ``method="lm"``, ``progress=False``, ``sampling=FIT_SAMPLING``).
+
+    Returns
+    -------
+    galfits_nb.inference.fit.FitResult
+    """
+    from galfits_nb.config.lyric import read_lyric
+    from galfits_nb.data.observation import read_observation
+    from galfits_nb.inference.fit import fit_images
+
+    config = read_lyric(case.path)
+    tree = read_observation(config)
+    options = dict(dict(method="lm", progress=False, sampling=FIT_SAMPLING), **options)
+    return fit_images(config, tree, **options)
 
 
 def parameter_type(name: str) -> str | None:

@@ -35,14 +35,14 @@ GAUSS_START = dict(xcen=0.0, ycen=0.0, FWHM=1.5, ang=-20.0, axrat=0.9)
 
 
 def galsim_image(truth: dict, kind: str, size: int, psf_fwhm: float) -> tuple[np.ndarray, np.ndarray]:
-    """Noise-free GalSim image and PSF (point-sampled Moffat, the renderer integrates pixels itself)."""
+    """Noise-free GalSim image and PSF image; the PSF image is what a star gives (pixel included)."""
     q = truth.get("axrat", 1.0)
     psf = galsim.Moffat(beta=3.0, fwhm=psf_fwhm)
     # +xcen is East = -x on the image; the stamp's true centre is the WCS reference (R2).
     offset = (-truth["xcen"] / SCALE, truth["ycen"] / SCALE)
-    psf_image = psf.drawImage(nx=25, ny=25, scale=SCALE, method="no_pixel").array
+    psf_image = psf.drawImage(nx=25, ny=25, scale=SCALE, method="auto").array
     if kind == "star":
-        star = psf.withFlux(truth["flux"]).drawImage(nx=size, ny=size, scale=SCALE, offset=offset, method="no_pixel")
+        star = psf.withFlux(truth["flux"]).drawImage(nx=size, ny=size, scale=SCALE, offset=offset, method="auto")
         return star.array.astype(float), psf_image
     if kind == "sersic":
         # galfits_nb's Re is along the major axis; GalSim's shear keeps the area.

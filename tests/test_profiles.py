@@ -521,6 +521,56 @@ def test_sersic_matches_galsim(n, re_px, q, pa, offset):
     assert np.abs(ours - reference).max() < 1e-2 * reference.max()
 
 
+@pytest.mark.parametrize("fwhm_px, upsampling", [(3.0, 3), (2.0, 5)])
+@pytest.mark.parametrize("n, re_px, q, pa, offset", GALSIM_CASES)
+def test_data_resolution_psf_matches_galsim(n, re_px, q, pa, offset, fwhm_px, upsampling):
+    """A PSF image at the data's resolution, as a star gives it (pixel included).
+
+    GalSim draws the galaxy convolved with the continuous PSF and integrated
+    over pixels; galfits_nb sees only GalSim's pixelated image of that PSF,
+    upsamples it (pixel divided out) and renders on the fine grid, as the
+    scene does for I5 = 1.
+    """
+    galsim = pytest.importorskip("galsim")
+    warnings.simplefilter("ignore", galsim.GalSimFFTSizeWarning)
+    from galfits_nb.models.psf import convolve, psf_transform, upsample_psf
+
+    size, scale, grid = 41, 0.2, GRID_41
+    gsparams = galsim.GSParams(folding_threshold=1e-3, maxk_threshold=1e-4)
+    galaxy = galsim.Sersic(n, half_light_radius=re_px * scale * np.sqrt(q), flux=1.0, gsparams=gsparams)
+    galaxy = galaxy.shear(q=q, beta=(pa + 90.0) * galsim.degrees)
+    psf = galsim.Moffat(beta=3.0, fwhm=fwhm_px * scale, trunc=4.0 * fwhm_px * scale)
+    star = psf.drawImage(nx=31, ny=31, scale=scale, method="auto").array
+    reference = galsim.Convolve(galaxy, psf).drawImage(
+        nx=size, ny=size, scale=scale, method="auto", offset=offset
+    ).array
+
+    k = upsampling
+    fine_grid = grid.oversampled(k)
+    fine = sersic(offset[0] * scale, offset[1] * scale, re_px * scale, n, pa, q, fine_grid)
+    psf_ft = psf_transform(upsample_psf(star, k), grid.shape, k)
+    ours = np.asarray(jax.jit(convolve, static_argnums=2)(fine, psf_ft, k))
+    assert np.abs(ours - reference).max() < 1e-2 * reference.max()
+    # Convolving at the data's resolution instead is what the upsampling avoids.
+    coarse = np.asarray(convolve(sersic(offset[0] * scale, offset[1] * scale, re_px * scale, n, pa, q, grid),
+                                 psf_transform(star, grid.shape, 1), 1))
+    assert np.abs(ours - reference).max() < np.abs(coarse - reference).max()
+
+
+def test_upsampled_psf_keeps_the_samples_when_no_pixel_is_removed():
+    y, x = np.mgrid[-7:8, -7:8]
+    psf = np.exp(-0.5 * (x**2 + y**2) / 1.6**2)
+    psf /= psf.sum()
+    from galfits_nb.models.psf import upsample_psf
+
+    fine = upsample_psf(psf, 3, remove_pixel=False)
+    assert fine.shape == (45, 45) and fine.sum() == pytest.approx(1.0)
+    np.testing.assert_allclose(fine[1::3, 1::3] * 9, psf, atol=1e-6)
+    assert np.unravel_index(fine.argmax(), fine.shape) == (22, 22)
+    with pytest.raises(ValueError, match="odd"):
+        upsample_psf(psf, 2)
+
+
 # ---------------------------------------------------------------------------
 # Sky (models/sky.py)
 # ---------------------------------------------------------------------------

@@ -20,7 +20,10 @@ from galfits_nb.data.observation import read_observation
 from galfits_nb.inference.fit import fit_images
 
 QUICKSTART = Path(__file__).resolve().parents[2] / "shared" / "data" / "j0056_quickstart" / "quickstart.lyric"
-pytestmark = pytest.mark.skipif(not QUICKSTART.exists(), reason="../shared/data is not beside the repository")
+pytestmark = [
+    pytest.mark.skipif(not QUICKSTART.exists(), reason="../shared/data is not beside the repository"),
+    pytest.mark.filterwarnings("ignore:.*header has no CTYPE"),  # the cut-outs have none (docs/data.md)
+]
 
 
 @pytest.fixture(scope="module")

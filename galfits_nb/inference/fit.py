@@ -47,7 +47,12 @@ from galfits_nb.inference.likelihood import (
 )
 from galfits_nb.inference.parameters import ParameterTable, build_parameter_table
 from galfits_nb.models.profiles import DEFAULT_SAMPLING, Sampling
-from galfits_nb.models.scene import ImagingScene, build_imaging_scene, scene_parameter_names
+from galfits_nb.models.scene import (
+    DEFAULT_PSF_UPSAMPLING,
+    ImagingScene,
+    build_imaging_scene,
+    scene_parameter_names,
+)
 from galfits_nb.models.sky import polynomial_degree, polynomial_terms
 
 __all__ = ["FitResult", "fit_images", "imaging_table", "start_fluxes", "FIT_METHODS", "DEFAULT_NUM_STEPS"]
@@ -192,6 +197,7 @@ def fit_images(
     optimizer=None,
     sampling: Sampling = DEFAULT_SAMPLING,
     padding: int | None = None,
+    psf_upsampling: int = DEFAULT_PSF_UPSAMPLING,
 ) -> FitResult:
     """Fit the images of a config in photometry mode (every image ``I15 = 0``).
 
@@ -225,6 +231,10 @@ def fit_images(
     padding : int, optional
         Pixels rendered beyond each image edge before convolution (default
         half the PSF width; see :func:`~galfits_nb.models.scene.build_imaging_scene`).
+    psf_upsampling : int
+        Fine-grid factor for images with a data-resolution PSF (odd; 1 to
+        convolve at the data's resolution, faster and less accurate for
+        profiles smaller than the PSF; same function).
 
     Returns
     -------
@@ -239,7 +249,9 @@ def fit_images(
     if method not in FIT_METHODS:
         raise ConfigError(f"unknown fit method {method!r}; expected one of {', '.join(FIT_METHODS)}")
     table = build_parameter_table(config) if table is None else table
-    scene = build_imaging_scene(config, tree, table, sampling=sampling, padding=padding)
+    scene = build_imaging_scene(
+        config, tree, table, sampling=sampling, padding=padding, psf_upsampling=psf_upsampling
+    )
     fit_table = start_fluxes(imaging_table(table, scene), scene)
     problem = imaging_problem(scene, fit_table)
     free = fit_table.free_names

@@ -15,6 +15,21 @@ Oversampling
     sampling factor", I5) is used with models rendered on
     ``grid.oversampled(k)`` (:class:`galfits_nb.models.profiles.PixelGrid`):
     render on the fine grid, convolve there, then sum ``k x k`` blocks.
+Upsampling a data-resolution PSF
+    A PSF image at the data's resolution (I5 = 1; a star's image) already
+    holds the pixel response: it is the continuous PSF convolved with the
+    pixel, sampled at pixel centres (an "effective PSF", Anderson & King
+    2000). Convolving the pixel-integrated galaxy with it counts the pixel
+    twice and samples the PSF coarsely, 2.5-9 % of the peak off for compact
+    Sersic profiles at PSF FWHM 2-3 px against GalSim. :func:`upsample_psf`
+    divides the PSF's transform by the pixel's (a sinc per axis, at most
+    1.57 within the band) and interpolates it ``u`` times finer by
+    zero-padding the transform (band-limited interpolation, exact for a
+    Nyquist-sampled PSF). The model is then rendered, convolved and binned
+    on ``grid.oversampled(u)`` like a PSF given finer: within 1.3 % of the
+    peak of GalSim's rendering at FWHM 2 px and 0.5 % at 3 px for u = 3 (0.5 % at
+    2 px for u = 5),
+    with the total flux conserved (tests/test_profiles.py).
 Padding
     The padded FFT size is at least ``N + M - 1`` per axis (image plus PSF),
     so the product of transforms is a linear, not circular, convolution on
@@ -42,6 +57,7 @@ __all__ = [
     "padded_shape",
     "convolve",
     "bin_image",
+    "upsample_psf",
     "point_source_image",
 ]
 
@@ -149,6 +165,66 @@ def bin_image(image: jax.Array, factor: int) -> jax.Array:
         return image
     ny, nx = image.shape[0] // factor, image.shape[1] // factor
     return image.reshape(ny, factor, nx, factor).sum(axis=(1, 3))
+
+
+def _pad_spectrum(spectrum: np.ndarray, factor: int, axis: int) -> np.ndarray:
+    """Zero-pad a centred (fftshift-ed) spectrum along ``axis`` to ``factor`` times its length."""
+    m = spectrum.shape[axis]
+    big = factor * m
+    shape = list(spectrum.shape)
+    shape[axis] = big
+    out = np.zeros(shape, dtype=complex)
+    start = big // 2 - m // 2
+    index = [slice(None)] * spectrum.ndim
+    index[axis] = slice(start, start + m)
+    out[tuple(index)] = spectrum
+    if m % 2 == 0:
+        # The Nyquist term of an even length stands for +m/2 and -m/2: split
+        # it between both so that the interpolant stays real and symmetric.
+        low = [slice(None)] * spectrum.ndim
+        low[axis] = slice(start, start + 1)
+        high = [slice(None)] * spectrum.ndim
+        high[axis] = slice(start + m, start + m + 1)
+        out[tuple(low)] *= 0.5
+        out[tuple(high)] = out[tuple(low)]
+    return out
+
+
+def upsample_psf(psf: np.ndarray, factor: int, remove_pixel: bool = True) -> np.ndarray:
+    """A data-resolution PSF interpolated ``factor`` times finer in Fourier space.
+
+    Parameters
+    ----------
+    psf : ndarray, shape (my, mx)
+        PSF at the data's resolution, centre at ``(my // 2, mx // 2)``.
+    factor : int
+        Odd, so that the fine centre pixel ``(factor * my // 2, factor * mx // 2)``
+        is the centre sub-pixel of the coarse centre pixel.
+    remove_pixel : bool
+        Divide out the data pixel's response (the input is an effective PSF
+        that holds it; binning the fine model puts it back).
+
+    Returns
+    -------
+    ndarray, shape (factor * my, factor * mx)
+        Unit sum. A PSF with power beyond the Nyquist frequency (FWHM below
+        ~2 px) rings a little.
+    """
+    factor = int(factor)
+    if factor < 1 or factor % 2 == 0:
+        raise ValueError(f"PSF upsampling factor must be a positive odd integer, got {factor}")
+    psf = np.asarray(psf, dtype=float)
+    psf = psf / psf.sum()
+    if factor == 1:
+        return psf
+    spectrum = np.fft.fftshift(np.fft.fft2(np.fft.ifftshift(psf)))
+    if remove_pixel:
+        fy = np.fft.fftshift(np.fft.fftfreq(psf.shape[0]))  # cycles per data pixel, |f| <= 1/2
+        fx = np.fft.fftshift(np.fft.fftfreq(psf.shape[1]))
+        spectrum = spectrum / (np.sinc(fy)[:, None] * np.sinc(fx)[None, :])
+    spectrum = _pad_spectrum(_pad_spectrum(spectrum, factor, 0), factor, 1)
+    fine = np.real(np.fft.fftshift(np.fft.ifft2(np.fft.ifftshift(spectrum))))
+    return fine / fine.sum()
 
 
 def convolve(image: jax.Array, psf_ft: jax.Array, oversampling: int = 1) -> jax.Array:
