@@ -35,7 +35,8 @@ none). The first call for a set of free parameters compiles the model
 compiles again. Reading the FITS files is not timed; building the scene, the
 start fluxes, the fit and the final model images are. The fitters stop by
 the rules of :mod:`galfits_nb.inference.optimize` at their defaults (chi^2
-changing by less than 1e-6, relative; at most 200 LM or 1000 L-BFGS steps).
+changing by less than 1e-6, relative, or for LM a full Gauss-Newton step
+promising less than 0.01 in chi^2; at most 200 LM or 1000 L-BFGS steps).
 
 The peer is pysersic's MAP fit: ``FitSingle`` for one component, ``FitMulti``
 for bulge + disk, and ``FitMultiBandPoly`` to fit the five bands jointly with

@@ -60,9 +60,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=50, help="number of random cases (default 50)")
     parser.add_argument("--first-seed", type=int, default=1000, help="seed of case 0 (default 1000)")
+    parser.add_argument("--x64", action="store_true", help="run JAX in float64 (default: JAX's float32)")
     args = parser.parse_args(argv)
 
     import jax
+
+    if args.x64:
+        jax.config.update("jax_enable_x64", True)
 
     order = sorted(range(args.cases), key=lambda i: (i % len(gc.LAYOUTS), i))  # one compilation per layout
     pulls: dict[int, dict[str, float]] = {}
@@ -90,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     total = time.perf_counter() - start
 
     print(f"# {args.cases} cases, seeds {args.first_seed}..{args.first_seed + args.cases - 1}, "
-          f"JAX {jax.__version__} on {jax.devices()[0]}")
+          f"JAX {jax.__version__} on {jax.devices()[0]}, {'float64' if args.x64 else 'float32'}")
     print("# per case: parameter:ok (|pull| <= 2) or the pull; centres and sky not listed")
     for i in range(args.cases):
         print(rows[i])

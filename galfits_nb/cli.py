@@ -149,8 +149,11 @@ def _unsupported(args: argparse.Namespace, config) -> str | None:
 
 def _fit_images(args: argparse.Namespace, config, table, tree, workplace: Path) -> int:
     """Fit in photometry mode and write every output; exit 130 after Ctrl-C, outputs written."""
+    from galfits_nb.cache import enable_compilation_cache
     from galfits_nb.inference.fit import fit_images
     from galfits_nb.outputs.imaging import write_imaging_outputs
+
+    enable_compilation_cache()
 
     result = fit_images(
         config,

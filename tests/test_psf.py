@@ -137,3 +137,26 @@ def test_point_source_gradient():
     g = float(jax.jit(jax.grad(loss))(0.2))
     # weights rise by 1/20 per pixel in x: d(loss)/dx0 = 0.05 for a source inside the image
     assert g == pytest.approx(0.05, rel=1e-3)
+
+
+@pytest.mark.parametrize("psf_size, margin", [(15, 7), (16, 8), (15, 3), (21, 0)])
+def test_margin_keeps_wrapped_light_out_of_the_kept_pixels(psf_size, margin):
+    from scipy.signal import convolve2d
+
+    from galfits_nb.models.psf import convolve, padded_shape, psf_transform
+
+    rng = np.random.default_rng(5)
+    shape = (30 + 2 * margin, 26 + 2 * margin)
+    image = rng.random(shape)
+    psf = rng.random((psf_size, psf_size))
+    psf /= psf.sum()
+    ours = np.asarray(convolve(jnp.asarray(image), psf_transform(jnp.asarray(psf), shape, 1, margin=margin)))
+    # scipy's linear convolution; 'full' output re-centred on the PSF's centre pixel (m // 2).
+    full = convolve2d(image, psf, mode="full")
+    h = psf_size // 2
+    reference = full[h : h + shape[0], h : h + shape[1]]
+    keep = (slice(margin, shape[0] - margin), slice(margin, shape[1] - margin))
+    np.testing.assert_allclose(ours[keep], reference[keep], atol=1e-5)
+    # A margin of half the PSF needs no zeros beyond the image itself.
+    if margin >= h:
+        assert padded_shape(shape, psf.shape, 1, margin) == (ps.fft_size(shape[0]), ps.fft_size(shape[1]))

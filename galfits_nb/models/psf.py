@@ -31,11 +31,12 @@ Upsampling a data-resolution PSF
     2 px for u = 5),
     with the total flux conserved (tests/test_profiles.py).
 Padding
-    The padded FFT size is at least ``N + M - 1`` per axis (image plus PSF),
-    so the product of transforms is a linear, not circular, convolution on
-    the image: no light wraps around from one edge to the other. Light from
-    sources outside the image is, as in any cut-out, not included; render on
-    a grid padded by half a PSF when that matters.
+    The FFT size per axis is the image plus as much of the PSF's half-width
+    as the image's own margin does not already cover: no light wraps around
+    from one edge into the pixels that are kept. A model rendered on a grid
+    padded by half a PSF on each side (as the scene does, ``margin``) needs
+    no further zeros: the wrapped light lands in the margin, which is cut
+    off. Without a margin the image is padded by the PSF's half-width.
 
 The transform of the PSF is computed once (:func:`psf_transform`) outside the
 fit loop; each step does one forward and one inverse real FFT
@@ -102,6 +103,7 @@ def psf_transform(
     psf: jax.Array | np.ndarray,
     image_shape: tuple[int, int],
     oversampling: int = 1,
+    margin: int = 0,
 ) -> jax.Array:
     """Real FFT of the zero-padded, unit-sum PSF, centre moved to index (0, 0).
 
@@ -114,34 +116,40 @@ def psf_transform(
         Shape ``(ny, nx)`` of the *data* image.
     oversampling : int
         PSF sub-pixels per data pixel side.
+    margin : int
+        Data pixels on each side of ``image_shape`` whose model values are
+        discarded after convolution (the scene's padding).
 
     Returns
     -------
     complex array, shape (Py, Px // 2 + 1)
-        With ``(Py, Px) = padded_shape(image_shape, psf.shape, oversampling)``
+        With ``(Py, Px) = padded_shape(image_shape, psf.shape, oversampling, margin)``
         (``Px`` even).
     """
     psf = normalised_psf(psf)
     my, mx = psf.shape
-    py, px = padded_shape(image_shape, (my, mx), oversampling)
+    py, px = padded_shape(image_shape, (my, mx), oversampling, margin)
     padded = jnp.zeros((py, px), dtype=psf.dtype).at[:my, :mx].set(psf)
     padded = jnp.roll(padded, (-(my // 2), -(mx // 2)), axis=(0, 1))
     return jnp.fft.rfft2(padded)
 
 
 def padded_shape(
-    image_shape: tuple[int, int], psf_shape: tuple[int, int], oversampling: int = 1
+    image_shape: tuple[int, int], psf_shape: tuple[int, int], oversampling: int = 1, margin: int = 0
 ) -> tuple[int, int]:
-    """FFT size ``(Py, Px)`` for a data image, a PSF and an oversampling factor.
+    """FFT size ``(Py, Px)`` for a data image, a PSF, an oversampling factor and a margin.
 
-    At least ``k * n + m - 1`` per axis (linear convolution), rounded up to
-    :func:`fft_size`.
+    Per axis ``k * n + max(0, h - k * margin)`` with ``h = m // 2`` the
+    PSF's half-width (fine pixels), and at least the PSF's size, rounded up
+    to :func:`fft_size`: light wraps around only into the ``margin`` pixels.
     """
     k = int(oversampling)
-    return (
-        fft_size(k * image_shape[0] + psf_shape[0] - 1),
-        fft_size(k * image_shape[1] + psf_shape[1] - 1),
-    )
+
+    def axis(n: int, m: int) -> int:
+        half = max(m // 2, m - 1 - m // 2)
+        return fft_size(max(k * n + max(0, half - k * int(margin)), m))
+
+    return axis(image_shape[0], psf_shape[0]), axis(image_shape[1], psf_shape[1])
 
 
 def _padded_shape_from_transform(psf_ft: jax.Array) -> tuple[int, int]:

@@ -619,7 +619,7 @@ def build_imaging_scene(
                 data=jnp.asarray(np.asarray(ds.data.values, dtype=float), dtype=dtype),
                 inv_sigma=jnp.asarray(inv_sigma, dtype=dtype),
                 good=jnp.asarray(good),
-                psf_ft=psf_transform(jnp.asarray(psf, dtype=dtype), grid.shape, k),
+                psf_ft=psf_transform(jnp.asarray(psf, dtype=dtype), grid.shape, k, margin=pad),
                 geometry=frame_geometry(ds),
             )
         )

@@ -1,0 +1,58 @@
+"""Where galfits_nb keeps what it computes once: ``GALFITS_NB_CACHE``.
+
+The folder (default ``~/.cache/galfits_nb``, or ``$XDG_CACHE_HOME/galfits_nb``)
+holds, in subfolders, resampled template grids and JAX's persistent
+compilation cache. The latter matters on the command line: compiling a fit's
+step takes tens of seconds on a CPU, and with the cache a second ``galfits``
+run on images of the same shapes starts from the compiled program.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = ["cache_dir", "enable_compilation_cache"]
+
+
+def cache_dir(kind: str = "") -> Path:
+    """The cache folder, or its subfolder ``kind``; created if missing.
+
+    Parameters
+    ----------
+    kind : str
+        Subfolder name (``"jax"``, ``"templates"``), or '' for the root.
+    """
+    root = os.environ.get("GALFITS_NB_CACHE")
+    if root:
+        base = Path(root).expanduser()
+    else:
+        xdg = os.environ.get("XDG_CACHE_HOME")
+        base = (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "galfits_nb"
+    folder = base / kind if kind else base
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def enable_compilation_cache(min_compile_seconds: float = 1.0) -> Path | None:
+    """Turn on JAX's persistent compilation cache in ``cache_dir("jax")``.
+
+    Only programs that took at least ``min_compile_seconds`` to compile are
+    stored. A folder that cannot be created leaves the cache off (the fit
+    still runs, it only compiles again).
+
+    Returns
+    -------
+    Path or None
+        The folder in use, or None when the cache stays off.
+    """
+    import jax
+
+    try:
+        folder = cache_dir("jax")
+    except OSError:
+        return None
+    jax.config.update("jax_compilation_cache_dir", str(folder))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", float(min_compile_seconds))
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    return folder
