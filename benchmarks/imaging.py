@@ -502,8 +502,8 @@ def sersic_case(args) -> Case:
     gal = gal.shear(q=t["axrat"], beta=(t["ang"] + 90.0) * galsim.degrees)
     offset = (-t["xcen"] / SCALE, t["ycen"] / SCALE)
     model = galsim.Convolve(gal, psf).drawImage(nx=SIZE, ny=SIZE, scale=SCALE, offset=offset).array.astype(float)
-    # The profile is integrated over pixels by the renderers; the PSF is point-sampled.
-    psf_image = psf.drawImage(nx=PSF_SIZE, ny=PSF_SIZE, scale=SCALE, method="no_pixel").array.astype(float)
+    # The PSF file holds what a star would give: the PSF integrated over pixels.
+    psf_image = psf.drawImage(nx=PSF_SIZE, ny=PSF_SIZE, scale=SCALE, method="auto").array.astype(float)
     psf_image /= psf_image.sum()
     noise = math.sqrt(float(np.sum(model**2))) / args.snr
     data = model + np.random.default_rng(args.seed).normal(0.0, noise, model.shape)
