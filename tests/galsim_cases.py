@@ -47,17 +47,21 @@ accurate here as the default 3 x 3 per fine pixel and 9 times cheaper.
 
 Ranges of the truth
 -------------------
-One component: ``Re`` 2.5-8 px, ``n`` 0.7-4.5, ``q`` 0.3-0.85, any PA.
+One component: ``Re`` 2.5-6 px, ``n`` 0.7-4.5, ``q`` 0.3-0.85, any PA.
 Two components: a compact bulge (``Re`` 3-4 px, ``n`` 3-5, ``q`` 0.55-0.85)
-and an extended disk (``Re`` 9-12 px, ``n`` 0.8-1.3, ``q`` 0.25-0.85), any
+and an extended disk (``Re`` 8-11 px, ``n`` 0.8-1.3, ``q`` 0.25-0.85), any
 PAs, one common true centre, a bulge-to-total flux ratio of 0.3-0.6 in
 ``sloan_r`` that is lower in the blue bands and higher in the red ones.
 The bulge is at least about as large as the PSF (FWHM 2.25-3.85 px) and the
-disk three times larger than the bulge: bulges well inside the PSF, or
+disk 2-4 times larger than the bulge: bulges well inside the PSF, or
 bulges and disks of similar size, make Re, n and the flux split of one band
 so degenerate that the Hessian errors no longer describe the scatter (the
 fit then lands many "sigma" from the truth at an acceptable chi^2), which is
-not what these cases test. ``q`` stays at or below 0.85 so that the PA is a
+not what these cases test. Images are 64 px (one component) or 96 px (two)
+on a side, more than 5 Re of a single profile and more than 4 Re of a disk
+from the centre to the edge: on smaller cut-outs the free sky trades with
+the wings of the profile and biases Re and n low by a quarter of their error
+(seen at 4 Re, gone at 5.5 Re). ``q`` stays at or below 0.85 so that the PA is a
 measurable quantity: for a round profile the PA is undefined and its error
 is not Gaussian. Centres are within 1 px of the image centre. The PSF FWHM
 is drawn in 2.5-3.5 px per case and varied by up to 10 % between bands; each
@@ -107,6 +111,8 @@ __all__ = [
     "SNR_RANGE",
     "parameter_type",
     "recovery_pulls",
+    "joint_distances",
+    "TWO_SIGMA_PROBABILITY",
 ]
 
 RA, DEC = 150.0, 2.0
@@ -121,12 +127,14 @@ PSF_SIZE = 25
 """Side of the PSF stamp in data pixels (odd)."""
 PSF_OVERSAMPLING = 3
 """Default PSF sampling factor relative to the data (the ``.lyric``'s I5)."""
-SIZES = {1: 48, 2: 64}
+SIZES = {1: 64, 2: 96}
 """Default image side [pixels] by number of components."""
 SNR_RANGE = (100.0, 1000.0)
 """Default range of the optimal S/N per band."""
 PARAMETER_TYPES = ("Re", "n", "q", "PA", "flux")
 """The parameter types whose recovery is checked."""
+TWO_SIGMA_PROBABILITY = 0.9544997361036416
+"""Probability of a Gaussian variable within 2 sigma, ``erf(2 / sqrt(2))``."""
 
 FIT_SAMPLING = Sampling(oversampling=1)
 """Pixel integration for fits of these cases (module docstring, PSF sampling)."""
@@ -275,7 +283,7 @@ def draw_case(
         components = ("gal",)
         shapes = {
             "gal": dict(
-                xcen=xc, ycen=yc, Re=rng.uniform(2.5, 8.0) * SCALE, n=_log_uniform(rng, 0.7, 4.5),
+                xcen=xc, ycen=yc, Re=rng.uniform(2.5, 6.0) * SCALE, n=_log_uniform(rng, 0.7, 4.5),
                 ang=rng.uniform(-90.0, 90.0), axrat=rng.uniform(0.3, 0.85),
             )
         }
@@ -288,7 +296,7 @@ def draw_case(
                 ang=rng.uniform(-90.0, 90.0), axrat=rng.uniform(0.55, 0.85),
             ),
             "disk": dict(
-                xcen=xc, ycen=yc, Re=rng.uniform(9.0, 12.0) * SCALE, n=rng.uniform(0.8, 1.3),
+                xcen=xc, ycen=yc, Re=rng.uniform(8.0, 11.0) * SCALE, n=rng.uniform(0.8, 1.3),
                 ang=rng.uniform(-90.0, 90.0), axrat=rng.uniform(0.25, 0.85),
             ),
         }
@@ -363,8 +371,10 @@ def render_case(spec: CaseSpec, noise: bool = True) -> dict[str, tuple[np.ndarra
 
     Returns
     -------
-    dict of str to (ndarray of shape (size, size), ndarray of shape (PSF_SIZE, PSF_SIZE))
-        Per band: the image [image units] and the PSF (sampled at pixel centres).
+    dict of str to (ndarray of shape (size, size), ndarray of shape (m, m))
+        Per band: the image [image units] and the PSF sampled at the centres
+        of pixels ``psf_oversampling`` times smaller than the data's (``m =
+        PSF_SIZE * psf_oversampling``, plus 1 when that is even).
     """
     rng = np.random.default_rng([spec.seed, 1])
     out = {}
@@ -532,8 +542,70 @@ def recovery_pulls(values: dict[str, float], sigma: dict[str, float], truth: dic
     for name, error in sigma.items():
         if name not in truth:
             continue
-        diff = values[name] - truth[name]
-        if name.endswith("_ang"):
-            diff = (diff + 90.0) % 180.0 - 90.0
+        diff = _differences(values, truth, [name])[0]
         pulls[name] = diff / error if np.isfinite(error) and error > 0 else float("inf")
     return pulls
+
+
+def _differences(values: dict[str, float], truth: dict[str, float], names) -> np.ndarray:
+    diff = np.array([values[name] - truth[name] for name in names], dtype=float)
+    for i, name in enumerate(names):
+        if name.endswith("_ang"):
+            diff[i] = (diff[i] + 90.0) % 180.0 - 90.0
+    return diff
+
+
+def joint_distances(
+    values: dict[str, float], covariance: np.ndarray, free_names, truth: dict[str, float]
+) -> dict[str, tuple[float, int, bool]]:
+    """Per parameter type, the fit's distance from the truth with the covariance.
+
+    For the ``k`` fitted values of a type (both Re of a bulge + disk case,
+    the ten fluxes of a five-band one) the squared Mahalanobis distance
+    ``d2 = D^T C^-1 D`` of the differences ``D`` (PA wrapped as in
+    :func:`recovery_pulls`) under their covariance block ``C`` follows a
+    chi^2 distribution with ``k`` degrees of freedom when the errors are
+    right. The case is "within 2 sigma" for the type when ``d2`` is below
+    that distribution's :data:`TWO_SIGMA_PROBABILITY` quantile; for ``k = 1``
+    that is ``|pull| <= 2``. Unlike a count over single values, this counts
+    each case once, however strongly its values are correlated (the fluxes
+    of one component in five bands move together with its shape).
+
+    Parameters
+    ----------
+    values : dict of str to float
+        Best-fit values.
+    covariance : ndarray of shape (n_free, n_free)
+        ``FitResult.covariance``.
+    free_names : sequence of str
+        ``FitResult.free_names`` (the order of ``covariance``).
+    truth : dict of str to float
+
+    Returns
+    -------
+    dict of str to (float, int, bool)
+        Per type of :data:`PARAMETER_TYPES` present: ``(d2, k, within)``;
+        ``d2`` is ``inf`` when the covariance block is not finite or not
+        positive definite.
+    """
+    from scipy.stats import chi2
+
+    free_names = list(free_names)
+    out = {}
+    for kind in PARAMETER_TYPES:
+        names = [name for name in free_names if name in truth and parameter_type(name) == kind]
+        if not names:
+            continue
+        index = [free_names.index(name) for name in names]
+        block = np.asarray(covariance, dtype=float)[np.ix_(index, index)]
+        diff = _differences(values, truth, names)
+        d2 = float("inf")
+        if np.all(np.isfinite(block)):
+            try:
+                factor = np.linalg.cholesky(block)
+                d2 = float(np.sum(np.linalg.solve(factor, diff) ** 2))
+            except np.linalg.LinAlgError:
+                pass
+        out[kind] = (d2, len(names), d2 <= chi2.ppf(TWO_SIGMA_PROBABILITY, len(names)))
+    return out
+
