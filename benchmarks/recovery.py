@@ -1,6 +1,8 @@
 """Parameter recovery on random GalSim-rendered images (prints a report).
 
-Run: ``.venv/bin/python benchmarks/recovery.py [--cases 50] [--first-seed 1000]``.
+Run: ``.venv/bin/python benchmarks/recovery.py [--cases 50] [--first-seed 1000] [--x64]``
+(``--x64`` runs JAX in float64; the default is JAX's float32). The exit
+status is 1 when a parameter type misses the requirement.
 
 Case ``i`` (0-based) is drawn by ``tests/galsim_cases.py`` from seed
 ``first_seed + i`` with layout ``LAYOUTS[i % 4]``: 1 or 5 bands, 1 (Sersic)
@@ -13,12 +15,13 @@ layout are fitted one after the other so that they share one compilation.
 For every fitted parameter with a truth the pull ``(fit - truth) / sigma`` is
 computed with the 1-sigma Hessian error of the fit (PA differences wrapped
 into [-90, 90) deg, fluxes compared as ``logNorm`` with its error). Each case
-line lists the checked parameters as ``ok`` (|pull| <= 2) or their pull, and
-then, per parameter type, whether the case is within 2 sigma for that type:
-the squared Mahalanobis distance of all its values of the type (two Re in a
-bulge + disk case, ten fluxes in a five-band one) under their covariance,
-against the chi^2 quantile of probability 95.45 % (``|pull| <= 2`` for a
-single value; :func:`galsim_cases.joint_distances`).
+line gives, in brackets, per parameter type whether the case is within 2
+sigma for that type, then the checked parameters as ``ok`` (|pull| <= 2) or
+their pull. "Within 2 sigma for a type" compares the squared Mahalanobis
+distance of all the case's values of the type (two Re in a bulge + disk
+case, ten fluxes in a five-band one) under their covariance with the chi^2
+quantile of probability 95.45 % (``|pull| <= 2`` for a single value;
+:func:`galsim_cases.joint_distances`).
 
 The summary gives, per parameter type (Re, n, q, PA, flux; centres and sky
 for information): the fraction of cases within 2 sigma (95.4 % expected;

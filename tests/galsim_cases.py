@@ -6,9 +6,11 @@ components). :func:`draw_case` picks the truth and the start values,
 writes FITS files and a photometry-mode ``.lyric`` (every image ``I15 = 0``)
 that :func:`galfits_nb.config.lyric.read_lyric` and
 :func:`galfits_nb.data.observation.read_observation` read back, and
-:func:`make_case` does all three. :func:`recovery_pulls` turns a
+:func:`make_case` does all three. :func:`fit_case` fits a case through
+that user path; :func:`recovery_pulls` turns the
 :class:`galfits_nb.inference.fit.FitResult` into pulls ``(fit - truth) /
-sigma`` per parameter.
+sigma`` per parameter and :func:`joint_distances` into one covariance-based
+distance per parameter type.
 
 Geometry
 --------
@@ -39,8 +41,8 @@ discrete convolution of the pixel-integrated profile with the sampled PSF,
 which differs from the continuous convolution wherever the profile has
 structure on the pixel scale. For these cases (8 per layout) the chi^2 of
 the model at the true parameters against the noise-free image is 6-120
-(median per layout), up to 800, with I5 = 1, enough to bias the fits by
-several sigma; with I5 = 3 it is 0.02-0.7 (median), 3.2 at most.
+(median per layout), up to 870, with I5 = 1, enough to bias the fits by
+several sigma; with I5 = 3 it is 0.03-0.65 (median), 3 at most.
 Fits use :data:`FIT_SAMPLING`, one integration point per fine pixel
 (3 x 3 per data pixel) outside the exactly integrated central block: as
 accurate here as the default 3 x 3 per fine pixel and 9 times cheaper.
