@@ -245,7 +245,7 @@ def image_statistics(
     atlas_of : mapping of label to (atlas name, index within the atlas)
     """
     rows = [
-        ImageStatistics(atlas_of.get(lab, ("", i))[0], atlas_of.get(lab, ("", i))[1], bands[lab], chisq[lab], n_good[lab])
+        ImageStatistics(*atlas_of.get(lab, ("", i)), bands[lab], chisq[lab], n_good[lab])
         for i, lab in enumerate(labels)
     ]
     order = {name: k for k, name in enumerate(dict.fromkeys(r.atlas for r in rows))}
