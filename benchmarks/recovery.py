@@ -14,7 +14,8 @@ layout are fitted one after the other so that they share one compilation.
 
 For every fitted parameter with a truth the pull ``(fit - truth) / sigma`` is
 computed with the 1-sigma Hessian error of the fit (PA differences wrapped
-into [-90, 90) deg, fluxes compared as ``logNorm`` with its error). Each case
+into [-90, 90) deg, fluxes compared as 10**logNorm with the error carried
+from logNorm to first order). Each case
 line gives, in brackets, per parameter type whether the case is within 2
 sigma for that type, then the checked parameters as ``ok`` (|pull| <= 2) or
 their pull. "Within 2 sigma for a type" compares the squared Mahalanobis

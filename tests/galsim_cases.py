@@ -525,8 +525,13 @@ def recovery_pulls(values: dict[str, float], sigma: dict[str, float], truth: dic
     """Pulls ``(fit - truth) / sigma`` of every fitted parameter with a truth.
 
     PA differences are wrapped into [-90, 90) deg (a PA is defined modulo
-    180). Fluxes are compared as ``logNorm`` with the ``logNorm`` error. A
-    missing or non-finite error gives a pull of ``inf``.
+    180). Fluxes are compared as fluxes, ``10**logNorm``, with the error
+    carried from ``logNorm`` to the flux to first order
+    (``sigma_F = ln(10) F sigma_logNorm``): the requirement is about fluxes,
+    and the bulge/disk light trade of a one-band fit is a straight line in
+    flux (the sum is what the data fix) but a curve in log flux, where the
+    Hessian's quadratic picture fits it worse. A missing or non-finite error
+    gives a pull of ``inf``.
 
     Parameters
     ----------
@@ -545,6 +550,7 @@ def recovery_pulls(values: dict[str, float], sigma: dict[str, float], truth: dic
         if name not in truth:
             continue
         diff = _differences(values, truth, [name])[0]
+        error = error * _flux_scales(values, [name])[0]
         pulls[name] = diff / error if np.isfinite(error) and error > 0 else float("inf")
     return pulls
 
@@ -554,7 +560,16 @@ def _differences(values: dict[str, float], truth: dict[str, float], names) -> np
     for i, name in enumerate(names):
         if name.endswith("_ang"):
             diff[i] = (diff[i] + 90.0) % 180.0 - 90.0
+        elif name.startswith("logNorm_"):
+            diff[i] = 10.0 ** values[name] - 10.0 ** truth[name]
     return diff
+
+
+def _flux_scales(values: dict[str, float], names) -> np.ndarray:
+    """d(compared value)/d(parameter): ``ln(10) F`` for a logNorm, else 1."""
+    return np.array(
+        [np.log(10.0) * 10.0 ** values[name] if name.startswith("logNorm_") else 1.0 for name in names]
+    )
 
 
 def joint_distances(
@@ -599,7 +614,8 @@ def joint_distances(
         if not names:
             continue
         index = [free_names.index(name) for name in names]
-        block = np.asarray(covariance, dtype=float)[np.ix_(index, index)]
+        scales = _flux_scales(values, names)
+        block = np.asarray(covariance, dtype=float)[np.ix_(index, index)] * np.outer(scales, scales)
         diff = _differences(values, truth, names)
         d2 = float("inf")
         if np.all(np.isfinite(block)):
