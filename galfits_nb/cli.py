@@ -3,8 +3,9 @@
 ``galfits CONFIG --workplace DIR [options]``. Option names are GalfitS's, and
 unambiguous abbreviations work (``--work``, ``--num_s``), as argparse allows.
 
-Without ``--notfit`` it fits the images in photometry mode (every image
-``I15 = 0``) and writes ``<target>.params``, ``<target>.gssummary``,
+Without ``--notfit`` it fits the images, with free fluxes per band
+(``I15 = 0``, photometry mode) or fluxes from each component's SED
+(``I15 = 1``), and writes ``<target>.params``, ``<target>.gssummary``,
 ``<target>.residual.png`` and ``<target>.model.fits`` into the workplace
 (:mod:`galfits_nb.outputs.imaging`). The default fitter is ``lm``
 (Levenberg-Marquardt: converges in tens of steps); ``optimizer`` is
@@ -136,19 +137,18 @@ def _unsupported(args: argparse.Namespace, config) -> str | None:
     """Why this version cannot run the requested fit, or None."""
     if args.fit_method not in _OPTIMIZERS:
         return f"--fit_method {args.fit_method}: sampling is not available in this version (use lm, lbfgs or optimizer)"
-    if config.spectra or any(image.use_sed for image in config.images):
-        sed = [f"I{image.letter}15" for image in config.images if image.use_sed]
-        what = "spectra" if config.spectra else f"SED fluxes ({', '.join(sed)} = 1)"
+    if config.spectra:
+        letters = ", ".join(f"S{spectrum.letter}" for spectrum in config.spectra)
         return (
-            f"{config.path}: fits with {what} are not available in this version; "
-            "set I15 to 0 and drop the spectra for an imaging fit in photometry mode "
+            f"{config.path}: fits with spectra ({letters}) are not available in this version; "
+            "drop the spectra (A5) for an imaging fit "
             "(galfits_nb.config.stages.photometry_stage does it in Python)"
         )
     return None
 
 
 def _fit_images(args: argparse.Namespace, config, table, tree, workplace: Path) -> int:
-    """Fit in photometry mode and write every output; exit 130 after Ctrl-C, outputs written."""
+    """Fit the images and write every output; exit 130 after Ctrl-C, outputs written."""
     from galfits_nb.cache import enable_compilation_cache
     from galfits_nb.inference.fit import fit_images
     from galfits_nb.outputs.imaging import write_imaging_outputs

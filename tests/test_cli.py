@@ -73,10 +73,10 @@ def test_missing_readpar_file_exits_2(tmp_path, capsys):
     assert status == 2 and "no such file" in capsys.readouterr().err
 
 
-def test_sed_fit_not_available_yet_exits_3(tmp_path, capsys):
-    assert main([str(QUICKSTART), "--work", str(tmp_path)]) == 3
+def test_spectrum_fit_not_available_yet_exits_3(tmp_path, capsys, seed_folder):
+    assert main([str(seed_folder / "seed_joint.lyric"), "--work", str(tmp_path)]) == 3
     err = capsys.readouterr().err
-    assert "quickstart.lyric" in err and "Ia15" in err and "photometry mode" in err
+    assert "seed_joint.lyric" in err and "spectra" in err and "A5" in err
 
 
 def test_sampler_not_available_yet_exits_3(tmp_path, capsys):

@@ -299,7 +299,7 @@ def test_run_survives_interrupt_inside_the_loop(gaussian_case):
     assert np.isfinite(float(outcome.state.best_chi2))
 
 
-def test_sed_images_are_refused(gaussian_case, tmp_path):
+def test_sed_images_without_sed_keys_are_refused(gaussian_case, tmp_path):
     config, tree = gaussian_case
     text = Path(config.path).read_text().replace("Ia15) 0", "Ia15) 1")
     folder = Path(config.path).parent
@@ -308,5 +308,5 @@ def test_sed_images_are_refused(gaussian_case, tmp_path):
     sed_config = read_lyric(path)
     from galfits_nb.errors import ConfigError
 
-    with pytest.raises(ConfigError, match=r"sed.lyric:\d+: Ia15: band sloan_r uses SED fluxes"):
+    with pytest.raises(ConfigError, match=r"sed.lyric:\d+: Ia15: band sloan_r uses SED fluxes .* has no SED keys"):
         fit_images(sed_config, tree, progress=False)

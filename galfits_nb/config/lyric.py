@@ -24,6 +24,12 @@ Decisions where the format is loose (also in ``docs/config.md``):
 * A key given twice is an error (the second would silently win otherwise).
 * ``P27`` values outside 0-3 are kept with a warning and treated as 0 (full
   SED) by the model.
+* ``I4`` may be absent, blank, ``none`` or ``[Noimg, 0]``: no PSF file (a
+  single-pixel image needs none; any other image is then not convolved).
+* ``A8`` (an extension) names a photometry table (band, flux, error, unit);
+  each row joins the atlas as a single-pixel image with letter
+  ``<atlas letter><row - 1>`` (:mod:`galfits_nb.data.photometry`). The
+  writer writes ``A8`` back, not those images.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ import os
 import re
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from galfits_nb.config.spec import (
@@ -269,10 +275,11 @@ _IMAGE_ITEMS = {
     8: "cutout", 9: "flux_conversion", 10: "zeropoint", 11: "sky_model", 12: "sky",
     13: "allow_shift", 14: "shift", 15: "use_sed",
 }
-_IMAGE_REQUIRED = (1, 2, 4)
+_IMAGE_REQUIRED = (1, 2)
 _SPECTRUM_ITEMS = {1: "path", 2: "flux_conversion", 3: "fit_range", 4: "high_resolution", 5: "resolution"}
 _ATLAS_ITEMS = {
     1: "name", 2: "images", 3: "same_grid", 4: "link_shifts", 5: "spectra", 6: "apertures", 7: "reference",
+    8: "photometry",
 }
 _STAR_ITEMS = {2: "xcen", 3: "ycen", 4: "Teff", 5: "logL", 6: "logg", 7: "Z"}
 _GALAXY_ITEMS = {
@@ -352,6 +359,14 @@ def parse_lyric(text: str, filename: str = "<string>", base: str | os.PathLike =
     images = tuple(_read_image(reader, letter, blocks[("I", letter)]) for letter in letters("I"))
     spectra = tuple(_read_spectrum(reader, letter, blocks[("S", letter)]) for letter in letters("S"))
     atlases = tuple(_read_atlas(reader, letter, blocks[("A", letter)], images, spectra) for letter in letters("A"))
+    if any(atlas.photometry for atlas in atlases):
+        expanded = []
+        for atlas in atlases:
+            if atlas.photometry:
+                atlas, table_images = _photometry_images(reader, atlas, blocks[("A", atlas.letter)][8])
+                images += table_images
+            expanded.append(atlas)
+        atlases = tuple(expanded)
     profiles = tuple(_read_profile(reader, letter, blocks[("P", letter)]) for letter in letters("P"))
     nuclei = tuple(_read_nucleus(reader, letter, blocks[("N", letter)]) for letter in letters("N"))
     stars = tuple(_read_star(reader, letter, blocks[("F", letter)]) for letter in letters("F"))
@@ -447,7 +462,7 @@ def _read_image(reader: _Reader, letter: str, block: dict[int, _Row]) -> ImageSp
         1: reader.fits,
         2: reader.word,
         3: lambda r: reader.fits(r, optional=True, with_gain=True),
-        4: reader.fits,
+        4: lambda r: reader.fits(r, optional=True),
         5: reader.integer,
         6: lambda r: reader.fits(r, optional=True),
         7: lambda r: reader.word(r) if r.text.strip() else "",  # informational; may be blank
@@ -461,11 +476,12 @@ def _read_image(reader: _Reader, letter: str, block: dict[int, _Row]) -> ImageSp
         15: reader.flag,
     }
     for item, row in block.items():
-        if item == 3 and not row.text.strip():
-            fields["sigma"] = None
+        if item in (3, 4) and not row.text.strip():
+            fields[_IMAGE_ITEMS[item]] = None
             continue
         fields[_IMAGE_ITEMS[item]] = readers[item](row)
     fields.setdefault("sigma", None)
+    fields.setdefault("psf", None)
     if fields.get("psf_oversampling", 1) < 1:
         raise reader.error(block[5], "a positive integer oversampling factor")
     if 14 in block and len(fields["shift"]) != 2:
@@ -577,7 +593,27 @@ def _read_atlas(reader, letter, block, images, spectra) -> AtlasSpec:
     elif spectrum_letters:
         reference = tuple(0 if image_letters else -1 for _ in spectrum_letters)
     fields["reference"] = reference
+    if 8 in block:
+        fields["photometry"] = reader.path(block[8], reader.word(block[8]))
     return AtlasSpec(**fields)
+
+
+def _photometry_images(reader: _Reader, atlas: AtlasSpec, row: _Row) -> tuple[AtlasSpec, tuple[ImageSpec, ...]]:
+    """Expand an atlas's photometry table (A8) into single-pixel images.
+
+    With ``check_files=False`` and the table missing, nothing is added
+    (``read_observation`` then says so).
+    """
+    if not Path(atlas.photometry).is_file():
+        return atlas, ()
+    from galfits_nb.data.photometry import PhotometryTableError, photometry_image_specs, read_photometry_table
+
+    try:
+        table = read_photometry_table(atlas.photometry)
+    except PhotometryTableError as err:
+        raise reader.error(row, "a readable photometry table (band, flux, error, unit)", found=str(err)) from None
+    specs = photometry_image_specs(table, letter_prefix=atlas.letter)
+    return replace(atlas, images=atlas.images + tuple(s.letter for s in specs)), specs
 
 
 def _read_profile(reader: _Reader, letter: str, block: dict[int, _Row]) -> ProfileSpec:
@@ -746,7 +782,10 @@ def format_lyric(config: Config, folder: str | os.PathLike = ".") -> str:
     out: list[str] = ["# galfits_nb configuration in the GalfitS .lyric format", ""]
     r = config.region
     out += ["# Region", f"R1) {format_value(r.name)}", f"R2) {format_value([r.ra, r.dec])}", f"R3) {format_value(r.redshift)}", ""]
+    table_letters = {im.letter for im in config.images if im.table_row is not None}
     for im in config.images:
+        if im.table_row is not None:
+            continue  # written as its atlas's A8
         k = f"I{im.letter}"
         out += [
             f"# Image {im.letter}",
@@ -784,12 +823,13 @@ def format_lyric(config: Config, folder: str | os.PathLike = ".") -> str:
         out += [
             f"# Atlas {at.letter}",
             f"{k}1) {format_value(at.name)}",
-            f"{k}2) {format_value(list(at.images))}",
+            f"{k}2) {format_value([letter for letter in at.images if letter not in table_letters])}",
             f"{k}3) {int(at.same_grid)}",
             f"{k}4) {int(at.link_shifts)}",
             f"{k}5) {format_value(list(at.spectra))}",
             f"{k}6) {format_value([list(a) for a in at.apertures])}",
             f"{k}7) {format_value(list(at.reference))}",
+            *([f"{k}8) {format_value(rel(at.photometry))}"] if at.photometry else []),
             "",
         ]
     for pr in config.profiles:

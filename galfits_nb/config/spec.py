@@ -109,8 +109,10 @@ class ImageSpec:
         I2, GalfitS band name (e.g. ``sloan_g``).
     sigma : FitsRef or None
         I3; None means "estimate from the data as GALFIT does".
-    psf : FitsRef
-        I4.
+    psf : FitsRef or None
+        I4; None (I4 absent, blank, ``none`` or ``[Noimg, 0]``) means no PSF
+        file: a single-pixel image gets a 1x1 unit PSF anyway, any other
+        image a delta function (docs/config.md).
     psf_oversampling : int
         I5, PSF pixels per data pixel.
     mask : FitsRef or None
@@ -133,13 +135,17 @@ class ImageSpec:
         I14, relative shift (x, y) in pixels.
     use_sed : bool
         I15; False is photometry mode (a free flux per component).
+    table_row : int or None
+        Set for the images an atlas's photometry table (``A8``) stands for:
+        the 0-based data row of the table ``data.path`` (whose ``hdu`` is
+        then 0 and meaningless). None for images read from FITS files.
     """
 
     letter: str
     data: FitsRef
     band: str
     sigma: FitsRef | None
-    psf: FitsRef
+    psf: FitsRef | None
     psf_oversampling: int = 1
     mask: FitsRef | None = None
     unit: str = ""
@@ -154,6 +160,7 @@ class ImageSpec:
         Param(0.0, -5.0, 5.0, 0.1, False),
     )
     use_sed: bool = True
+    table_row: int | None = None
 
 
 @dataclass(frozen=True)
@@ -212,6 +219,11 @@ class AtlasSpec:
         A6, one per spectrum: ``(r,)`` fibre radius or ``(PA, a, b)`` slit, arcsec.
     reference : tuple of int
         A7, index in ``images`` of the reference image per spectrum (-1: none).
+    photometry : str
+        A8, absolute path of a photometry table (band, flux, error, unit)
+        whose rows join the atlas as single-pixel images; ``''`` for none.
+        Their image letters (``<atlas letter><row>``, e.g. ``'a0'``) follow
+        the A2 letters in ``images``, so A7's indexes into A2 still hold.
     """
 
     letter: str
@@ -222,6 +234,7 @@ class AtlasSpec:
     spectra: tuple[str, ...] = ()
     apertures: tuple[tuple[float, ...], ...] = ()
     reference: tuple[int, ...] = ()
+    photometry: str = ""
 
 
 # Spatial keys per profile type: item number -> short parameter name. The

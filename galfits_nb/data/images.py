@@ -21,11 +21,23 @@ to arcsec. On a standard North-up, East-left image, +RA (East) is **-x** and
 +Dec (North) is **+y**. The true directions, read from the WCS at the target,
 are stored as unit vectors ``east_xy`` and ``north_xy`` in the attrs.
 
+Single-pixel images
+-------------------
+A 1x1 image is a catalogue flux (GalfitS's pure SED fits, CONFIG-FORMAT.md):
+its pixel holds the *total* flux of the target in the band. Its dataset has
+the same variables and attrs as any other image, with ``total_flux_pixel =
+1`` (0 for every other image): a renderer puts each component's total band
+flux in the pixel, whatever its shape, pixel scale or centre. The pixel
+scale is then nominal (header ``PIXSCALE``, else 1"), the target sits at
+``x = y = 0``, no WCS is read, the PSF is a 1x1 unit array and a sigma
+image is required (:func:`single_pixel_image`, docs/data.md).
+
 Nothing here imports jax.
 """
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -57,6 +69,7 @@ __all__ = [
     "galfit_sigma",
     "normalise_psf",
     "is_placeholder",
+    "single_pixel_image",
 ]
 
 # File names that mean "no file" in GalfitS configs (I3, I6): `none`, blank,
@@ -466,6 +479,12 @@ def _gain(spec: ImageSpec, header: fits.Header, where: str) -> float:
 
 def _psf(spec: ImageSpec) -> tuple[np.ndarray, str]:
     if is_placeholder(spec.psf):
+        warnings.warn(
+            f"{_where(spec.data, spec.band, 'image')}: no PSF (I4 absent or none); the model is not "
+            "convolved (a delta-function PSF)",
+            ObservationWarning,
+            stacklevel=3,
+        )
         return np.ones((1, 1)), "none (delta function)"
     psf, _ = read_fits_array(spec.psf, spec.band, "psf")
     return normalise_psf(psf, _where(spec.psf, spec.band, "psf")), f"{spec.psf.path}[{spec.psf.hdu}]"
@@ -483,6 +502,187 @@ def _whole_image_geometry(shape: tuple[int, int], header: fits.Header, where: st
         scale = 1.0
     ny, nx = shape
     return ImageGeometry(((nx - 1) / 2.0, (ny - 1) / 2.0), float(scale), (-1.0, 0.0), (0.0, 1.0))
+
+
+_COORDINATES_NOTE = (
+    "x = (column - centre_pixel[0]) * pixel_scale, y = (row - centre_pixel[1]) * pixel_scale "
+    "[arcsec]; on a North-up East-left image +RA (East) is -x and +Dec (North) is +y; "
+    "see east_xy / north_xy"
+)
+
+
+def _image_dataset(
+    spec: ImageSpec,
+    data: np.ndarray,
+    sigma: np.ndarray,
+    bad: np.ndarray,
+    psf: np.ndarray,
+    centre: tuple[float, float],
+    scale: float,
+    attrs: dict[str, object],
+) -> xr.Dataset:
+    """Wrap the arrays of one image in the Dataset layout :func:`read_image` documents."""
+    ny, nx = data.shape
+    coords = {
+        "y": ("y", (np.arange(ny) - centre[1]) * scale, {"units": "arcsec", "long_name": "row offset from target"}),
+        "x": ("x", (np.arange(nx) - centre[0]) * scale, {"units": "arcsec", "long_name": "column offset from target"}),
+    }
+    return xr.Dataset(
+        {
+            "data": (("y", "x"), data, {"units": spec.unit}),
+            "sigma": (("y", "x"), sigma, {"units": spec.unit}),
+            "mask": (("y", "x"), bad, {"long_name": "bad pixel (True = excluded)"}),
+            "psf": (("psf_y", "psf_x"), psf, {"long_name": "PSF, unit sum"}),
+        },
+        coords=coords,
+        attrs=attrs,
+    )
+
+
+def single_pixel_image(
+    spec: ImageSpec,
+    flux: float,
+    error: float,
+    ra: float,
+    dec: float,
+    *,
+    masked: bool = False,
+    file: str | None = None,
+    hdu: int | None = None,
+    sigma_source: str = "",
+    mask_file: str = "none",
+    pixel_scale: float = 1.0,
+    n_nonfinite: int = 0,
+) -> xr.Dataset:
+    """A one-pixel image that holds a band's total flux (pure SED fitting).
+
+    Parameters
+    ----------
+    spec : ImageSpec
+        The image block (band, letter, I7 unit, I9, I10).
+    flux, error : float
+        The pixel's value and its 1-sigma error, image units (I9 converts
+        erg/s/cm^2/A to them; I9 = 1: they are f_lambda).
+    ra, dec : float
+        Target (R2) in degrees, for the attrs.
+    masked : bool
+        True when the pixel is bad (it is then not fitted). A non-finite
+        flux or error, or an error <= 0, masks it too, and the arrays get
+        finite placeholders (data 0, sigma 1).
+    file, hdu : optional
+        Where the flux came from (default: ``spec.data``).
+    sigma_source, mask_file : str
+        Provenance, for the attrs.
+    pixel_scale : float
+        Nominal pixel scale [arcsec/px]; nothing depends on it.
+    n_nonfinite : int
+        Non-finite values replaced (for the attrs).
+
+    Returns
+    -------
+    xr.Dataset
+        The layout of :func:`read_image` with 1x1 ``data``, ``sigma``,
+        ``mask``, a 1x1 unit ``psf``, ``x = y = [0]``, ``centre_pixel =
+        (0, 0)``, ``cutout = [-1]``, ``psf_oversampling = 1``, no WCS
+        (``wcs_header = ''``), and ``total_flux_pixel = 1``: the pixel holds
+        the total flux of every component, so a fixed-shape profile counts
+        as integrating to 1 over it.
+    """
+    attrs = {
+        "band": spec.band,
+        "letter": spec.letter,
+        "file": str(spec.data.path if file is None else file),
+        "hdu": int(spec.data.hdu if hdu is None else hdu),
+        "sigma_source": sigma_source,
+        "mask_file": mask_file,
+        "psf_file": "unit 1x1 (single-pixel image)",
+        "pixel_scale": float(pixel_scale),
+        "zeropoint": float(spec.zeropoint),
+        "unit": spec.unit,
+        "flux_conversion": float(spec.flux_conversion),
+        "psf_oversampling": 1,
+        "cutout": np.array([-1.0]),
+        "ra": float(ra),
+        "dec": float(dec),
+        "centre_pixel": np.zeros(2),
+        "east_xy": np.array([-1.0, 0.0]),
+        "north_xy": np.array([0.0, 1.0]),
+        "wcs_header": "",
+        "wcs_assumed": 0,
+        "n_nonfinite": int(n_nonfinite),
+        "coordinates_note": _COORDINATES_NOTE,
+        "total_flux_pixel": 1,
+    }
+    # Keep every array finite, as read_image does: a bad value masks the pixel.
+    good = math.isfinite(flux) and math.isfinite(error) and error > 0
+    return _image_dataset(
+        spec,
+        np.full((1, 1), float(flux) if math.isfinite(flux) else 0.0),
+        np.full((1, 1), float(error) if good else 1.0),
+        np.full((1, 1), bool(masked) or not good),
+        np.ones((1, 1)),
+        (0.0, 0.0),
+        float(pixel_scale),
+        attrs,
+    )
+
+
+def _read_single_pixel(spec: ImageSpec, header: fits.Header, ra: float, dec: float) -> xr.Dataset:
+    """:func:`read_image` for a 1x1 data HDU: the pixel holds the band's total flux."""
+    band = spec.band
+    where = _where(spec.data, band, "image")
+    if is_placeholder(spec.sigma):
+        raise ObservationError(
+            f"{where}: a single-pixel image needs its flux error as a sigma image (I3, e.g. "
+            "[file, 2] as GalfitS writes it); there are no sky pixels to estimate it from"
+        )
+    if not (np.ndim(spec.cutout) == 0 and float(spec.cutout) == -1):
+        warnings.warn(
+            f"{where}: I8 = {spec.cutout} is ignored for a single-pixel image (its pixel holds the total flux)",
+            ObservationWarning,
+            stacklevel=3,
+        )
+    if int(header.get("PHOTOP", 0) or 0) == 1:
+        warnings.warn(
+            f"{where}: header PHOTOP = 1 marks a file made by GalfitS's photometry_to_img, which stores "
+            "flux * 4 pi d^2 / 1e38 (a luminosity in 1e38 erg/s/A) rather than a flux; galfits_nb reads "
+            f"the pixel in the units I9 gives (I9 = {spec.flux_conversion:g}; 1 means erg/s/cm^2/A). "
+            "Rewrite the file with the flux in erg/s/cm^2/A, or use a photometry table (A8)",
+            ObservationWarning,
+            stacklevel=3,
+        )
+    value = float(read_fits_array(spec.data, band, "image")[0][0, 0])
+    error = float(read_fits_array(spec.sigma, band, "sigma")[0][0, 0])
+    sigma_source = f"{spec.sigma.path}[{spec.sigma.hdu}]"
+    if spec.sigma.gain is not None:
+        error *= float(spec.sigma.gain)
+        sigma_source += f" x {float(spec.sigma.gain):g}"
+    bad = bool(_read_mask(spec, (slice(0, 1), slice(0, 1)), (1, 1))[0, 0])
+    mask_file = "none" if is_placeholder(spec.mask) else f"{spec.mask.path}[{spec.mask.hdu}]"
+    n_nonfinite = int(not math.isfinite(value))
+    if n_nonfinite or not math.isfinite(error):
+        bad = True
+    if bad:
+        raise ObservationError(
+            f"{where}: the single pixel is masked or not finite (data {value:g}, sigma {error:g}); "
+            "leave the band out instead"
+        )
+    if not error > 0:
+        raise ObservationError(
+            f"{_where(spec.sigma, band, 'sigma')}: the single pixel has sigma {error:g}; expected a positive error"
+        )
+    scale = header.get("PIXSCALE", header.get("PIXSCAL", 1.0))
+    return single_pixel_image(
+        spec,
+        value,
+        error,
+        ra,
+        dec,
+        sigma_source=sigma_source,
+        mask_file=mask_file,
+        pixel_scale=float(scale),
+        n_nonfinite=n_nonfinite,
+    )
 
 
 def read_image(spec: ImageSpec, ra: float, dec: float) -> xr.Dataset:
@@ -527,7 +727,14 @@ def read_image(spec: ImageSpec, ra: float, dec: float) -> xr.Dataset:
         centre_pixel (0-based fractional (x, y) of (RA, Dec) in the
         cut-out), east_xy, north_xy, wcs_header
         (``wcs.to_header_string()`` of the cut-out), wcs_assumed (1 when
-        the header had no CTYPE, see :func:`image_wcs`), n_nonfinite.
+        the header had no CTYPE, see :func:`image_wcs`), n_nonfinite,
+        total_flux_pixel (1 for a single-pixel image, whose pixel holds the
+        band's total flux; 0 otherwise).
+
+        A 1x1 data HDU is read by :func:`single_pixel_image`'s rules (module
+        docstring); an image standing for a photometry-table row
+        (``spec.table_row`` set) by
+        :func:`galfits_nb.data.photometry.photometry_image`.
 
     Raises
     ------
@@ -535,8 +742,14 @@ def read_image(spec: ImageSpec, ra: float, dec: float) -> xr.Dataset:
         Missing file, HDU out of range, HDU without 2-D data, sigma or mask
         shape differing from the data, target outside the image, no WCS
         where a cut-out needs one, non-positive sigma on unmasked pixels,
-        a PSF that cannot be normalised. Each message names band, file and HDU.
+        a PSF that cannot be normalised, a single-pixel image without a
+        sigma image or whose pixel is masked, non-finite or has sigma <= 0.
+        Each message names band, file and HDU.
     """
+    if spec.table_row is not None:
+        from galfits_nb.data.photometry import photometry_image
+
+        return photometry_image(spec, ra, dec)
     band = spec.band
     where = _where(spec.data, band, "image")
     header, shape = read_fits_header(spec.data, band, "image")
@@ -544,6 +757,8 @@ def read_image(spec: ImageSpec, ra: float, dec: float) -> xr.Dataset:
         _check_shape(spec.mask, spec, "mask", shape)
     if not is_placeholder(spec.sigma):
         _check_shape(spec.sigma, spec, "sigma", shape)
+    if shape == (1, 1):
+        return _read_single_pixel(spec, header, ra, dec)
 
     # --- geometry and cut-out -------------------------------------------------
     whole = np.ndim(spec.cutout) == 0 and float(spec.cutout) < 0
@@ -635,12 +850,7 @@ def read_image(spec: ImageSpec, ra: float, dec: float) -> xr.Dataset:
     data = np.where(nonfinite, 0.0, data)
 
     psf, psf_file = _psf(spec)
-    ny, nx = data.shape
     scale = geometry.pixel_scale
-    coords = {
-        "y": ("y", (np.arange(ny) - centre[1]) * scale, {"units": "arcsec", "long_name": "row offset from target"}),
-        "x": ("x", (np.arange(nx) - centre[0]) * scale, {"units": "arcsec", "long_name": "column offset from target"}),
-    }
     attrs = {
         "band": band,
         "letter": spec.letter,
@@ -663,19 +873,7 @@ def read_image(spec: ImageSpec, ra: float, dec: float) -> xr.Dataset:
         "wcs_header": cut_wcs.to_header_string() if cut_wcs is not None else "",
         "wcs_assumed": int(wcs_assumed),
         "n_nonfinite": n_nonfinite,
-        "coordinates_note": (
-            "x = (column - centre_pixel[0]) * pixel_scale, y = (row - centre_pixel[1]) * pixel_scale "
-            "[arcsec]; on a North-up East-left image +RA (East) is -x and +Dec (North) is +y; "
-            "see east_xy / north_xy"
-        ),
+        "coordinates_note": _COORDINATES_NOTE,
+        "total_flux_pixel": 0,
     }
-    return xr.Dataset(
-        {
-            "data": (("y", "x"), data, {"units": spec.unit}),
-            "sigma": (("y", "x"), sigma, {"units": spec.unit}),
-            "mask": (("y", "x"), bad, {"long_name": "bad pixel (True = excluded)"}),
-            "psf": (("psf_y", "psf_x"), psf, {"long_name": "PSF, unit sum"}),
-        },
-        coords=coords,
-        attrs=attrs,
-    )
+    return _image_dataset(spec, data, sigma, bad, psf, centre, scale, attrs)

@@ -8,6 +8,7 @@ Layout of the tree that :func:`read_observation` returns::
                                data: the stacked images when A3 = 1 and the
                                images share one grid (see below)
     /atlas/<atlas name>/<band> one image, as :func:`~galfits_nb.data.images.read_image` returns it
+                               (a single-pixel image for each row of an A8 photometry table)
     /spectra/<letter>          one spectrum, as :func:`~galfits_nb.data.spectra.read_spectrum` returns it
 
 The stacked dataset at ``/atlas/<name>`` has ``data``, ``sigma``, ``mask``
@@ -30,10 +31,11 @@ from tqdm.auto import tqdm
 
 from galfits_nb.config.spec import AtlasSpec, Config
 from galfits_nb.data.images import ObservationWarning, read_image
+from galfits_nb.data.photometry import photometry_image, read_photometry_table
 from galfits_nb.data.spectra import read_spectrum
 from galfits_nb.errors import ObservationError
 
-__all__ = ["read_observation", "stack_images", "pad_psf", "summarize_observation"]
+__all__ = ["read_observation", "stack_images", "pad_psf", "atlas_nodes", "summarize_observation"]
 
 # Show a progress bar from this many images on.
 _PROGRESS_FROM = 5
@@ -74,8 +76,9 @@ def stack_images(images: list[xr.Dataset], where: str = "") -> xr.Dataset | None
     xr.Dataset or None
         ``data``, ``sigma``, ``mask`` over ``(band, y, x)``, ``psf`` over
         ``(band, stack_psf_y, stack_psf_x)`` with unit sum per band, the
-        per-band ``psf_oversampling``, ``zeropoint``, ``flux_conversion``
-        and ``letter`` over ``band``; None when the images do not share a
+        per-band ``psf_oversampling``, ``zeropoint``, ``flux_conversion``,
+        ``total_flux_pixel`` (1 for single-pixel images) and ``letter`` over
+        ``band``; None when the images do not share a
         shape, pixel scale and centre pixel (the x/y coordinates must be the
         same for every band).
     """
@@ -116,6 +119,7 @@ def stack_images(images: list[xr.Dataset], where: str = "") -> xr.Dataset | None
             "psf_oversampling": ("band", per_band("psf_oversampling")),
             "zeropoint": ("band", per_band("zeropoint")),
             "flux_conversion": ("band", per_band("flux_conversion")),
+            "total_flux_pixel": ("band", np.array([int(im.attrs.get("total_flux_pixel", 0)) for im in images])),
             "letter": ("band", per_band("letter")),
         },
         coords={"band": ("band", bands), "y": first.y, "x": first.x},
@@ -144,6 +148,7 @@ def _atlas_attrs(atlas: AtlasSpec, bands: list[str]) -> dict[str, object]:
         "link_shifts": int(atlas.link_shifts),
         "spectra": list(atlas.spectra),
         "reference": [int(i) for i in atlas.reference],
+        "photometry": atlas.photometry,
         "stacked": 0,
     }
     # One 1-D attribute per spectrum keeps the tree writable to netCDF:
@@ -154,6 +159,49 @@ def _atlas_attrs(atlas: AtlasSpec, bands: list[str]) -> dict[str, object]:
         f"{letter}: {tuple(float(v) for v in ap)}" for letter, ap in zip(atlas.spectra, atlas.apertures)
     )
     return attrs
+
+
+def atlas_nodes(atlas: AtlasSpec, images: list[xr.Dataset]) -> dict[str, xr.Dataset]:
+    """The tree nodes of one atlas: ``/atlas/<name>`` and one ``/atlas/<name>/<band>`` per image.
+
+    Parameters
+    ----------
+    atlas : AtlasSpec
+        The A block (its attrs go on the atlas node).
+    images : list of xr.Dataset
+        The atlas's images in A2 order, as :func:`read_image` returns them.
+
+    Returns
+    -------
+    dict of str to xr.Dataset
+        For ``xr.DataTree.from_dict``. The atlas node holds the images
+        stacked along ``band`` when A3 = 1 and they share a grid
+        (:func:`stack_images`; a warning when they do not), else no data.
+        Image nodes are named by band (``/`` replaced by ``_``), with
+        ``_<letter>`` added for a band that appears twice.
+    """
+    members: list[tuple[str, xr.Dataset]] = []
+    for ds in images:
+        taken = {name for name, _ in members}
+        members.append((_node_name(ds.attrs["band"], taken, ds.attrs["letter"]), ds))
+    attrs = _atlas_attrs(atlas, [ds.attrs["band"] for ds in images])
+    stacked = None
+    if atlas.same_grid and images:
+        stacked = stack_images(images, where=f"atlas {atlas.name!r}")
+        if stacked is None:
+            warnings.warn(
+                f"atlas {atlas.name!r}: A3 = 1 but its images differ in shape, pixel scale or centre "
+                "pixel; no stacked dataset is made",
+                ObservationWarning,
+                stacklevel=3,
+            )
+    node = stacked if stacked is not None else xr.Dataset()
+    attrs["stacked"] = int(stacked is not None)
+    atlas_node = atlas.name.replace("/", "_")
+    nodes: dict[str, xr.Dataset] = {f"/atlas/{atlas_node}": node.assign_attrs(attrs)}
+    for name, ds in members:
+        nodes[f"/atlas/{atlas_node}/{name}"] = ds
+    return nodes
 
 
 def read_observation(config: Config) -> xr.DataTree:
@@ -195,6 +243,14 @@ def read_observation(config: Config) -> xr.DataTree:
                     f"{source}: atlas {atlas.name!r} (A{atlas.letter}5) lists spectrum {letter!r}, "
                     f"which has no S{letter} block"
                 )
+    for atlas in config.atlases:
+        expanded = any(config.image(letter).table_row is not None for letter in atlas.images)
+        if atlas.photometry and not expanded:
+            raise ObservationError(
+                f"{source}: atlas {atlas.name!r} (A{atlas.letter}8) names the photometry table "
+                f"{atlas.photometry}, but no image stands for its rows (was the config read with "
+                "check_files=False while the table was missing?); read the config again"
+            )
     in_atlas = {spec.letter for _, spec in jobs}
     orphans = [im.letter for im in config.images if im.letter not in in_atlas]
     if orphans:
@@ -204,14 +260,19 @@ def read_observation(config: Config) -> xr.DataTree:
             stacklevel=2,
         )
 
-    images: dict[str, list[tuple[str, xr.Dataset]]] = {atlas.name: [] for atlas in config.atlases}
+    images: dict[str, list[xr.Dataset]] = {atlas.name: [] for atlas in config.atlases}
+    tables: dict[str, xr.Dataset] = {}  # photometry tables (A8), each read once
     # disable=None: tqdm shows the bar on a terminal only (and honours TQDM_DISABLE).
     few = len(jobs) < _PROGRESS_FROM
     progress = tqdm(jobs, desc="reading images", unit="image", disable=True if few else None, leave=False)
     for atlas, spec in progress:
         progress.set_postfix_str(spec.band)
-        taken = {name for name, _ in images[atlas.name]}
-        images[atlas.name].append((_node_name(spec.band, taken, spec.letter), read_image(spec, region.ra, region.dec)))
+        if spec.table_row is None:
+            images[atlas.name].append(read_image(spec, region.ra, region.dec))
+            continue
+        if spec.data.path not in tables:
+            tables[spec.data.path] = read_photometry_table(spec.data.path)
+        images[atlas.name].append(photometry_image(spec, region.ra, region.dec, tables[spec.data.path]))
 
     nodes: dict[str, xr.Dataset | xr.DataTree] = {
         "/": xr.Dataset(
@@ -225,24 +286,7 @@ def read_observation(config: Config) -> xr.DataTree:
         )
     }
     for atlas in config.atlases:
-        members = images[atlas.name]
-        attrs = _atlas_attrs(atlas, [ds.attrs["band"] for _, ds in members])
-        stacked = None
-        if atlas.same_grid and members:
-            stacked = stack_images([ds for _, ds in members], where=f"atlas {atlas.name!r}")
-            if stacked is None:
-                warnings.warn(
-                    f"atlas {atlas.name!r}: A3 = 1 but its images differ in shape, pixel scale or centre "
-                    "pixel; no stacked dataset is made",
-                    ObservationWarning,
-                    stacklevel=2,
-                )
-        node = stacked if stacked is not None else xr.Dataset()
-        attrs["stacked"] = int(stacked is not None)
-        atlas_node = atlas.name.replace("/", "_")
-        nodes[f"/atlas/{atlas_node}"] = node.assign_attrs(attrs)
-        for name, ds in members:
-            nodes[f"/atlas/{atlas_node}/{name}"] = ds
+        nodes.update(atlas_nodes(atlas, images[atlas.name]))
     for spectrum in config.spectra:
         nodes[f"/spectra/{spectrum.letter}"] = read_spectrum(spectrum, region.redshift)
     return xr.DataTree.from_dict(nodes)

@@ -1,4 +1,4 @@
-"""Imaging-only fits in photometry mode: config + observation -> best parameters.
+"""Imaging fits (photometry or SED mode): config + observation -> best parameters.
 
 :func:`fit_images` is the plain-Python entry point the command line, the
 staged workflow and the widgets call. It builds the scene
@@ -53,6 +53,7 @@ from galfits_nb.models.scene import (
     build_imaging_scene,
     scene_parameter_names,
 )
+from galfits_nb.models.sed_scene import SEDScene, build_sed_scene, sed_parameter_names
 from galfits_nb.models.sky import polynomial_degree, polynomial_terms
 
 __all__ = ["FitResult", "fit_images", "imaging_table", "start_fluxes", "FIT_METHODS", "DEFAULT_NUM_STEPS"]
@@ -100,6 +101,8 @@ class FitResult(NamedTuple):
     converged, interrupted : bool
     history : ndarray
         Best chi^2 after each step.
+    sed : SEDScene or None
+        The SED model of the SED-mode images (for band fluxes and figures).
     """
 
     table: ParameterTable
@@ -119,22 +122,26 @@ class FitResult(NamedTuple):
     converged: bool
     interrupted: bool
     history: np.ndarray
+    sed: SEDScene | None = None
 
 
-def imaging_table(table: ParameterTable, scene: ImagingScene) -> ParameterTable:
+def imaging_table(table: ParameterTable, scene: ImagingScene, sed: SEDScene | None = None) -> ParameterTable:
     """The table with every free parameter the images do not read held fixed.
 
-    A parameter counts as read when a frame names it or when a parameter the
-    frames read is tied to it (recursively).
+    A parameter counts as read when a frame names it, when the SED model
+    needs it for a flux a frame reads, or when a parameter read is tied to
+    it (recursively).
     """
     used = set(scene_parameter_names(scene.frames))
+    sed_deps = sed_parameter_names(sed) if sed is not None else {}
     pending = list(used)
     while pending:
         name = pending.pop()
         tie = table[name].tie if name in table else None
-        if tie is None:
-            continue
-        for dep in tie_dependencies(tie):
+        deps = set(sed_deps.get(name, ()))
+        if tie is not None:
+            deps |= set(tie_dependencies(tie))
+        for dep in deps:
             if dep not in used:
                 used.add(dep)
                 pending.append(dep)
@@ -164,6 +171,8 @@ def start_fluxes(table: ParameterTable, scene: ImagingScene) -> ParameterTable:
             total = float(np.sqrt(np.sum(1.0 / inv**2)))
         share = total / max(len(frame.components), 1)
         for comp in frame.components:
+            if comp.flux not in table:
+                continue  # an SED-mode flux
             row = table[comp.flux]
             if not (row.vary and row.tie is None and row.value == 0.0):
                 continue
@@ -198,8 +207,9 @@ def fit_images(
     sampling: Sampling = DEFAULT_SAMPLING,
     padding: int | None = None,
     psf_upsampling: int = DEFAULT_PSF_UPSAMPLING,
+    sed_options: dict | None = None,
 ) -> FitResult:
-    """Fit the images of a config in photometry mode (every image ``I15 = 0``).
+    """Fit the images of a config: photometry mode (``I15 = 0``) and SED mode (``I15 = 1``).
 
     Parameters
     ----------
@@ -235,6 +245,9 @@ def fit_images(
         Fine-grid factor for images with a data-resolution PSF (odd; 1 to
         convolve at the data's resolution, faster and less accurate for
         profiles smaller than the PSF; same function).
+    sed_options : dict, optional
+        Keyword arguments of :func:`galfits_nb.models.sed_scene.build_sed_scene`
+        (``templates``, ``cosmology``, ``energy_balance``, ``fixed_redshift``).
 
     Returns
     -------
@@ -243,17 +256,25 @@ def fit_images(
     Raises
     ------
     ConfigError
-        An image with ``I15 = 1``, an unknown method, a parameter the table lacks.
+        An unknown method, a parameter the table lacks, SED keys an SED-mode
+        image cannot use.
     """
     start = time.perf_counter()
     if method not in FIT_METHODS:
         raise ConfigError(f"unknown fit method {method!r}; expected one of {', '.join(FIT_METHODS)}")
     table = build_parameter_table(config) if table is None else table
+    sed = build_sed_scene(config, **(sed_options or {}))
     scene = build_imaging_scene(
-        config, tree, table, sampling=sampling, padding=padding, psf_upsampling=psf_upsampling
+        config,
+        tree,
+        table,
+        sampling=sampling,
+        padding=padding,
+        psf_upsampling=psf_upsampling,
+        sed_fluxes=sed.flux_names if sed is not None else (),
     )
-    fit_table = start_fluxes(imaging_table(table, scene), scene)
-    problem = imaging_problem(scene, fit_table)
+    fit_table = start_fluxes(imaging_table(table, scene, sed), scene)
+    problem = imaging_problem(scene, fit_table, sed)
     free = fit_table.free_names
     steps = DEFAULT_NUM_STEPS[method] if num_steps is None else int(num_steps)
 
@@ -341,4 +362,5 @@ def fit_images(
         converged=converged,
         interrupted=interrupted,
         history=history,
+        sed=sed,
     )

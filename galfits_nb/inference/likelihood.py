@@ -35,6 +35,7 @@ from galfits_nb.config.companions import check_ties, evaluate_tie, tie_dependenc
 from galfits_nb.inference.parameters import ParameterTable
 from galfits_nb.models import scene as scene_module
 from galfits_nb.models.scene import ImagingScene
+from galfits_nb.models.sed_scene import SEDScene, sed_log_fluxes, sed_parameter_names
 
 __all__ = [
     "ParameterSpace",
@@ -55,6 +56,11 @@ __all__ = [
     "problem_residuals_and_models",
     "image_residuals_and_model",
     "free_blocks",
+    "table_values",
+    "sed_flux_vector",
+    "image_residuals_given_fluxes",
+    "image_flux_names",
+    "sed_free_indices",
     "problem_chi2",
     "problem_models",
 ]
@@ -138,15 +144,18 @@ class ImagingProblem(NamedTuple):
     ----------
     space : ParameterSpace
     scene : ImagingScene
+    sed : SEDScene or None
+        Computes the fluxes of SED-mode images (``I15 = 1``).
     """
 
     space: ParameterSpace
     scene: ImagingScene
+    sed: SEDScene | None = None
 
 
-def imaging_problem(scene: ImagingScene, table: ParameterTable) -> ImagingProblem:
-    """Pair a scene with the table whose free parameters a fit moves."""
-    return ImagingProblem(parameter_space(table), scene)
+def imaging_problem(scene: ImagingScene, table: ParameterTable, sed: SEDScene | None = None) -> ImagingProblem:
+    """Pair a scene (and its SED model) with the table whose free parameters a fit moves."""
+    return ImagingProblem(parameter_space(table), scene, sed)
 
 
 # ---------------------------------------------------------------------------
@@ -231,7 +240,64 @@ def bic(chi2_value: float, n_good: int, n_free: int) -> float:
 def problem_values(u: jax.Array, problem: ImagingProblem) -> dict[str, jax.Array]:
     """Every parameter value by name for the unconstrained free vector ``u``."""
     space = problem.space
+    values = space.unpack(space.from_unconstrained(u))
+    if problem.sed is not None:
+        values.update(sed_log_fluxes(values, problem.sed))
+    return values
+
+
+def table_values(u: jax.Array, problem: ImagingProblem) -> dict[str, jax.Array]:
+    """Every table parameter by name at ``u`` (ties evaluated, SED fluxes not added)."""
+    space = problem.space
     return space.unpack(space.from_unconstrained(u))
+
+
+def sed_flux_vector(u: jax.Array, problem: ImagingProblem) -> jax.Array:
+    """The SED-mode fluxes (``problem.sed.flux_names`` order) at ``u``; shape (n_flux,)."""
+    fluxes = sed_log_fluxes(table_values(u, problem), problem.sed)
+    return jnp.stack([fluxes[name] for name in problem.sed.flux_names])
+
+
+def image_residuals_given_fluxes(
+    u: jax.Array, fluxes: jax.Array, problem: ImagingProblem, index: int
+) -> tuple[jax.Array, jax.Array]:
+    """Like :func:`image_residuals_and_model`, with the SED-mode fluxes given.
+
+    ``fluxes`` holds the values of :func:`image_flux_names` of the image, in
+    that order, so a Jacobian can be taken with respect to them and chained
+    with the (small) Jacobian of the fluxes in the SED parameters.
+    """
+    frame = problem.scene.frames[index]
+    arrays = problem.scene.images[index]
+    values = table_values(u, problem)
+    values.update(zip(image_flux_names(problem, index), fluxes))
+    model = scene_module.render_band(values, frame, arrays.psf_ft, arrays.geometry)
+    return ((model - arrays.data) * arrays.inv_sigma).reshape(-1), model
+
+
+def image_flux_names(problem: ImagingProblem, index: int) -> tuple[str, ...]:
+    """The SED-mode flux names image ``index`` reads (static; empty without SED)."""
+    if problem.sed is None:
+        return ()
+    produced = set(problem.sed.flux_names)
+    return tuple(c.flux for c in problem.scene.frames[index].components if c.flux in produced)
+
+
+def sed_free_indices(problem: ImagingProblem) -> tuple[int, ...]:
+    """Indices into ``u`` of the free parameters the SED fluxes depend on (static)."""
+    if problem.sed is None:
+        return ()
+    depends = {name: tuple(tie_dependencies(expr)) for name, expr in problem.space.ties}
+    pending = [n for deps in sed_parameter_names(problem.sed).values() for n in deps]
+    seen: set[str] = set()
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        pending.extend(depends.get(name, ()))
+    position = {name: i for i, name in enumerate(problem.space.free)}
+    return tuple(sorted(position[n] for n in seen if n in position))
 
 
 def problem_residuals(u: jax.Array, problem: ImagingProblem) -> jax.Array:
@@ -253,7 +319,7 @@ def image_residuals_and_model(u: jax.Array, problem: ImagingProblem, index: int)
     return ((model - arrays.data) * arrays.inv_sigma).reshape(-1), model
 
 
-def free_blocks(problem: ImagingProblem) -> tuple[tuple[int, ...], ...]:
+def free_blocks(problem: ImagingProblem, through_sed: bool = True) -> tuple[tuple[int, ...], ...]:
     """For each image, the indices (into ``u``) of the free parameters it depends on.
 
     An image depends on the parameters its frame names and, through ties,
@@ -261,8 +327,14 @@ def free_blocks(problem: ImagingProblem) -> tuple[tuple[int, ...], ...]:
     shared shape parameters and its own fluxes, sky and shift only, so a
     Jacobian computed per image needs far fewer directional derivatives than
     one over the whole vector. Static (computed from the names).
+
+    With ``through_sed=False`` an SED-mode flux counts as a leaf: the block
+    holds only what the image reads directly (for a Jacobian chained
+    through the fluxes, :func:`image_residuals_given_fluxes`).
     """
-    ties = dict(problem.space.ties)
+    depends = {name: tuple(tie_dependencies(expr)) for name, expr in problem.space.ties}
+    if problem.sed is not None and through_sed:
+        depends.update(sed_parameter_names(problem.sed))
     position = {name: i for i, name in enumerate(problem.space.free)}
     blocks = []
     for frame in problem.scene.frames:
@@ -273,8 +345,7 @@ def free_blocks(problem: ImagingProblem) -> tuple[tuple[int, ...], ...]:
             if name in seen:
                 continue
             seen.add(name)
-            if name in ties:
-                pending.extend(tie_dependencies(ties[name]))
+            pending.extend(depends.get(name, ()))
         blocks.append(tuple(sorted(position[name] for name in seen if name in position)))
     return tuple(blocks)
 

@@ -80,7 +80,11 @@ from tqdm.auto import tqdm
 from galfits_nb.inference.likelihood import (
     ImagingProblem,
     free_blocks,
+    image_flux_names,
     image_residuals_and_model,
+    image_residuals_given_fluxes,
+    sed_flux_vector,
+    sed_free_indices,
     problem_chi2,
 )
 from galfits_nb.inference.parameters import ParameterTable
@@ -266,34 +270,82 @@ def _start_vector(table: ParameterTable, problem: ImagingProblem) -> jax.Array:
 
 
 def _linearized_images(u: jax.Array, problem: ImagingProblem):
-    """Per image: residuals, model and the linear map of its free block (None when empty)."""
+    """Per image: residuals, model, the linear map of its free block, the block.
+
+    Without SED-mode images each image is linearised in its free block
+    (None when empty). With them, the SED fluxes are computed once and
+    linearised in the SED parameters (a small dense Jacobian ``D``), and
+    each image is linearised in its direct block *and* its fluxes; the
+    chain rule joins the two in :func:`_assemble`. Returns the list and
+    ``(D, sed indices)`` (None without SED).
+    """
+    if problem.sed is None:
+        out = []
+        for index, block in enumerate(free_blocks(problem)):
+            if not block:
+                r, model = image_residuals_and_model(u, problem, index)
+                out.append((r, model, None, block, ()))
+                continue
+            idx = np.asarray(block)
+
+            def image(v, index=index, idx=idx):
+                return image_residuals_and_model(u.at[idx].set(v), problem, index)
+
+            r, linear, model = jax.linearize(image, u[idx], has_aux=True)
+            out.append((r, model, linear, block, ()))
+        return out, None
+
+    sed_idx = np.asarray(sed_free_indices(problem), dtype=int)
+    names = problem.sed.flux_names
+
+    def fluxes_of(w):
+        return sed_flux_vector(u.at[sed_idx].set(w), problem)
+
+    fluxes = sed_flux_vector(u, problem)
+    d_fluxes = jax.jacfwd(fluxes_of)(u[sed_idx]) if sed_idx.size else None
+    position = {name: i for i, name in enumerate(names)}
     out = []
-    for index, block in enumerate(free_blocks(problem)):
-        if not block:
-            r, model = image_residuals_and_model(u, problem, index)
-            out.append((r, model, None, block))
-            continue
-        idx = np.asarray(block)
+    for index, block in enumerate(free_blocks(problem, through_sed=False)):
+        flux_rows = tuple(position[name] for name in image_flux_names(problem, index))
+        idx = np.asarray(block, dtype=int)
+        f_img = fluxes[np.asarray(flux_rows, dtype=int)]
 
-        def image(v, index=index, idx=idx):
-            return image_residuals_and_model(u.at[idx].set(v), problem, index)
+        def image(v, f, index=index, idx=idx):
+            return image_residuals_given_fluxes(u.at[idx].set(v), f, problem, index)
 
-        r, linear, model = jax.linearize(image, u[idx], has_aux=True)
-        out.append((r, model, linear, block))
-    return out
+        r, linear, model = jax.linearize(image, u[idx], f_img, has_aux=True)
+        out.append((r, model, linear, block, flux_rows))
+    return out, (d_fluxes, tuple(sed_idx.tolist()))
 
 
 def _assemble(linearized, n: int, dtype) -> tuple[jax.Array, jax.Array]:
     """``J^T J`` and ``J^T r`` summed over images from their per-block Jacobians."""
+    images, sed = linearized
     jtj = jnp.zeros((n, n), dtype)
     jtr = jnp.zeros((n,), dtype)
-    for r, _, linear, block in linearized:
+    for r, _, linear, block, flux_rows in images:
         if linear is None:
             continue
-        idx = np.asarray(block)
-        jacobian = jax.vmap(linear, out_axes=1)(jnp.eye(len(block), dtype=dtype))
-        jtj = jtj.at[np.ix_(idx, idx)].add(jacobian.T @ jacobian)
-        jtr = jtr.at[idx].add(jacobian.T @ r)
+        idx = np.asarray(block, dtype=int)
+        if sed is None:
+            jacobian = jax.vmap(linear, out_axes=1)(jnp.eye(len(block), dtype=dtype))
+            jtj = jtj.at[np.ix_(idx, idx)].add(jacobian.T @ jacobian)
+            jtr = jtr.at[idx].add(jacobian.T @ r)
+            continue
+        d_fluxes, sed_idx = sed
+        n_v, n_f = len(block), len(flux_rows)
+        zeros_v = jnp.zeros((n_v,), dtype)
+        zeros_f = jnp.zeros((n_f,), dtype)
+        columns = jnp.zeros((r.shape[0], n), dtype)
+        if n_v:
+            j_v = jax.vmap(lambda t: linear(t, zeros_f), out_axes=1)(jnp.eye(n_v, dtype=dtype))
+            columns = columns.at[:, idx].add(j_v)
+        if n_f and d_fluxes is not None:
+            j_f = jax.vmap(lambda t: linear(zeros_v, t), out_axes=1)(jnp.eye(n_f, dtype=dtype))
+            chained = j_f @ d_fluxes[np.asarray(flux_rows, dtype=int)]
+            columns = columns.at[:, np.asarray(sed_idx, dtype=int)].add(chained)
+        jtj = jtj + columns.T @ columns
+        jtr = jtr + columns.T @ r
     return jtj, jtr
 
 
@@ -311,7 +363,7 @@ def normal_equations(u: jax.Array, problem: ImagingProblem) -> tuple[jax.Array, 
     jtr : array of shape (n_free,)
     """
     linearized = _linearized_images(u, problem)
-    chi2 = sum(jnp.dot(r, r) for r, *_ in linearized)
+    chi2 = sum(jnp.dot(r, r) for r, *_ in linearized[0])
     jtj, jtr = _assemble(linearized, u.shape[0], u.dtype)
     return chi2, jtj, jtr
 
@@ -351,8 +403,8 @@ def _lm_step(state: FitState, problem: ImagingProblem, settings: LMSettings) -> 
     # One forward pass, linearised image by image: the Jacobian (one JVP per
     # free parameter an image depends on) is formed only when the step is accepted.
     linearized = _linearized_images(trial, problem)
-    models = tuple(model for _, model, _, _ in linearized)
-    chi2_trial = sum(jnp.dot(r, r) for r, *_ in linearized)
+    models = tuple(item[1] for item in linearized[0])
+    chi2_trial = sum(jnp.dot(r, r) for r, *_ in linearized[0])
     # Decrease predicted by the linear model of r: chi2 - |r + J delta|^2 (scaled variables).
     predicted = -2.0 * (h @ g) - h @ scaled @ h
     actual = chi2_now - chi2_trial

@@ -178,6 +178,10 @@ class ImageFrame(NamedTuple):
         ``(csx_<band>, csy_<band>)`` when the image may shift (I13 = 1).
     sampling : Sampling
         Pixel integration of the profiles (on the fine grid).
+    total_flux : bool
+        A single-pixel image holding the whole flux of every component
+        (photometry as an image, ``total_flux_pixel`` in the dataset): the
+        model is the sum of the fluxes plus the sky, no profile is drawn.
     """
 
     letter: str
@@ -193,6 +197,7 @@ class ImageFrame(NamedTuple):
     sky: tuple[str, ...]
     shift: tuple[str, ...] = ()
     sampling: Sampling = DEFAULT_SAMPLING
+    total_flux: bool = False
 
     @property
     def grid(self) -> PixelGrid:
@@ -309,6 +314,9 @@ def render_band(
         Model in image units per pixel, sky included.
     """
     ny, nx = frame.shape
+    if frame.total_flux:
+        total = sum(10.0 ** values[comp.flux] for comp in frame.components)
+        return jnp.zeros(frame.shape, dtype=jnp.result_type(float)) + total + _sky_image(values, frame)
     p = frame.padding
     k = frame.oversampling
     grid = frame.grid
@@ -511,6 +519,7 @@ def build_imaging_scene(
     sampling: Sampling = DEFAULT_SAMPLING,
     padding: int | None = None,
     psf_upsampling: int = DEFAULT_PSF_UPSAMPLING,
+    sed_fluxes: frozenset[str] | tuple[str, ...] = (),
 ) -> ImagingScene:
     """Build the static frames and the arrays of every fitted image.
 
@@ -540,6 +549,11 @@ def build_imaging_scene(
         smaller than the PSF). The fine grid then uses
         ``max(2, ceil(sampling.oversampling / psf_upsampling))``
         Gauss-Legendre points per fine pixel side.
+    sed_fluxes : collection of str
+        Flux names (``logNorm_<component>_<band>``) that an SED model
+        computes (:attr:`galfits_nb.models.sed_scene.SEDScene.flux_names`);
+        images with ``I15 = 1`` need theirs here, and they need not be in
+        the table.
 
     Returns
     -------
@@ -548,9 +562,10 @@ def build_imaging_scene(
     Raises
     ------
     ConfigError
-        An image with ``I15 = 1`` (SED fluxes need the stellar-population
-        model), a parameter the table lacks, or no image to fit.
+        An image with ``I15 = 1`` whose fluxes no SED model provides, a
+        parameter the table lacks, or no image to fit.
     """
+    sed_fluxes = frozenset(sed_fluxes)
     labels = band_labels(config)
     base_components = imaging_components(config)
     frames: list[ImageFrame] = []
@@ -558,14 +573,14 @@ def build_imaging_scene(
     dtype = jnp.result_type(float)
     for letter, path, ds in image_nodes(config, tree):
         spec = config.image(letter)
-        if spec.use_sed:
+        label = labels[letter]
+        if spec.use_sed and not all(f"logNorm_{c.name}_{label}" in sed_fluxes for c in base_components):
             raise _config_error(
                 config,
                 f"I{letter}15",
                 f"band {spec.band} uses SED fluxes (I15 = 1), which need the stellar-population model; "
                 f"set I{letter}15) 0 for an imaging-only fit",
             )
-        label = labels[letter]
         components = tuple(comp._replace(flux=f"logNorm_{comp.name}_{label}") for comp in base_components)
         if spec.sky_model == "uniform":
             sky = (f"sky_{label}",)
@@ -602,8 +617,9 @@ def build_imaging_scene(
             sky=sky,
             shift=shift,
             sampling=frame_sampling,
+            total_flux=bool(ds.attrs.get("total_flux_pixel", 0)),
         )
-        missing = [name for name in scene_parameter_names((frame,)) if name not in table]
+        missing = [name for name in scene_parameter_names((frame,)) if name not in table and name not in sed_fluxes]
         if missing:
             raise ConfigError(
                 f"image {letter!r} ({spec.band}): the parameter table lacks {', '.join(missing)}; "

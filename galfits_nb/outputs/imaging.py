@@ -7,6 +7,8 @@ keeps the previous file):
   file ``--readpar`` reads to start the next stage);
 * ``<target>.gssummary``: statistics and best values (:mod:`.summary`);
 * ``<target>.residual.png``: data / model / residual per band (:mod:`.figures`);
+* ``<target>.sed.png``: component SEDs with model and measured band fluxes,
+  when images use SED fluxes (:mod:`.sed_figure`);
 * ``<target>.model.fits``: the data / model / residual cube (:mod:`.cube`).
 """
 
@@ -15,13 +17,39 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
+
 from galfits_nb.config.spec import Config
 from galfits_nb.inference.parameters import band_labels
 from galfits_nb.outputs.cube import write_model_cube
 from galfits_nb.outputs.figures import write_residual_png
+from galfits_nb.outputs.sed_figure import band_photometry, write_sed_png
 from galfits_nb.outputs.summary import FitSummary, image_statistics, write_gssummary
 
-__all__ = ["write_imaging_outputs", "imaging_summary", "fitting_mode"]
+__all__ = ["write_imaging_outputs", "imaging_summary", "fitting_mode", "fit_photometry", "write_fit_sed_png"]
+
+
+def fit_photometry(result):
+    """Model and measured photometry of a fit's SED-mode bands (:func:`.sed_figure.band_photometry`)."""
+    import jax.numpy as jnp
+
+    from galfits_nb.models.sed_scene import component_band_fluxes
+
+    scene = result.sed
+    values = {name: jnp.asarray(v) for name, v in result.table.values().items()}
+    fluxes = {name: np.asarray(f, dtype=float) for name, f in component_band_fluxes(values, scene).items()}
+    return band_photometry(
+        result.models, fluxes, scene.labels, np.asarray(scene.unit_factors, dtype=float),
+        np.asarray(scene.bands.pivot, dtype=float),
+    )
+
+
+def write_fit_sed_png(path, result, title: str | None = None) -> Path:
+    """``<target>.sed.png`` of a fit with SED-mode images."""
+    from galfits_nb.models.sed_scene import component_spectra
+
+    spectra = component_spectra(result.table.values(), result.sed)
+    return write_sed_png(path, spectra, fit_photometry(result), title)
 
 
 def fitting_mode(config: Config) -> str:
@@ -91,7 +119,8 @@ def write_imaging_outputs(
     Returns
     -------
     dict of str to Path
-        ``params``, ``gssummary`` and, when written, ``residual_png``, ``model_fits``.
+        ``params``, ``gssummary`` and, when written, ``residual_png``,
+        ``sed_png`` (SED-mode images only), ``model_fits``.
     """
     folder = Path(workplace)
     folder.mkdir(parents=True, exist_ok=True)
@@ -101,6 +130,8 @@ def write_imaging_outputs(
     if figure:
         title = f"{target}: {fitting_mode(config)}, reduced chi2 = {result.reduced_chi2:.3f}"
         written["residual_png"] = write_residual_png(folder / f"{target}.residual.png", result.models, title)
+    if figure and getattr(result, "sed", None) is not None:
+        written["sed_png"] = write_fit_sed_png(folder / f"{target}.sed.png", result, f"{target}: component SEDs")
     if cube:
         primary = {"OBJECT": target, "METHOD": result.method, "CHISQ": result.chi2, "REDCHISQ": result.reduced_chi2}
         written["model_fits"] = write_model_cube(folder / f"{target}.model.fits", result.models, primary)
