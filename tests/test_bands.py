@@ -85,3 +85,14 @@ def test_form_bin_masses_match_analytic_integrals(form, params, analytic):
     got = np.asarray(form_bin_masses(form, jnp.asarray(params), jnp.asarray(edges)))
     expected = np.array([analytic(a, b) for a, b in zip(edges[:-1], edges[1:])]) * 1e9
     np.testing.assert_allclose(got, expected, rtol=2e-5)
+
+
+def test_galex_default_calibration_and_explicit_override():
+    """I9 = -1 on GALEX gives the GR6 counts-per-second calibration whatever I10 says."""
+    assert image_unit_factor(-1, 26.466, 1535.0, "galex_fuv") == pytest.approx(1 / 1.40e-15)
+    assert image_unit_factor(-1, 26.466, 2300.0, "GALEX_NUV") == pytest.approx(1 / 2.06e-16)
+    assert image_unit_factor(5.0, 26.466, 1535.0, "galex_fuv") == 5.0
+    # and a 1 cps FUV source is about AB 18.8, the GALEX FUV zero point
+    flam = 1.40e-15
+    fnu = flam * 1535.0**2 / 2.99792458e18
+    assert -2.5 * np.log10(fnu) - 48.6 == pytest.approx(18.82, abs=0.05)

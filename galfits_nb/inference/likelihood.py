@@ -57,10 +57,6 @@ __all__ = [
     "image_residuals_and_model",
     "free_blocks",
     "table_values",
-    "sed_flux_vector",
-    "image_residuals_given_fluxes",
-    "image_flux_names",
-    "sed_free_indices",
     "problem_chi2",
     "problem_models",
 ]
@@ -250,54 +246,6 @@ def table_values(u: jax.Array, problem: ImagingProblem) -> dict[str, jax.Array]:
     """Every table parameter by name at ``u`` (ties evaluated, SED fluxes not added)."""
     space = problem.space
     return space.unpack(space.from_unconstrained(u))
-
-
-def sed_flux_vector(u: jax.Array, problem: ImagingProblem) -> jax.Array:
-    """The SED-mode fluxes (``problem.sed.flux_names`` order) at ``u``; shape (n_flux,)."""
-    fluxes = sed_log_fluxes(table_values(u, problem), problem.sed)
-    return jnp.stack([fluxes[name] for name in problem.sed.flux_names])
-
-
-def image_residuals_given_fluxes(
-    u: jax.Array, fluxes: jax.Array, problem: ImagingProblem, index: int
-) -> tuple[jax.Array, jax.Array]:
-    """Like :func:`image_residuals_and_model`, with the SED-mode fluxes given.
-
-    ``fluxes`` holds the values of :func:`image_flux_names` of the image, in
-    that order, so a Jacobian can be taken with respect to them and chained
-    with the (small) Jacobian of the fluxes in the SED parameters.
-    """
-    frame = problem.scene.frames[index]
-    arrays = problem.scene.images[index]
-    values = table_values(u, problem)
-    values.update(zip(image_flux_names(problem, index), fluxes))
-    model = scene_module.render_band(values, frame, arrays.psf_ft, arrays.geometry)
-    return ((model - arrays.data) * arrays.inv_sigma).reshape(-1), model
-
-
-def image_flux_names(problem: ImagingProblem, index: int) -> tuple[str, ...]:
-    """The SED-mode flux names image ``index`` reads (static; empty without SED)."""
-    if problem.sed is None:
-        return ()
-    produced = set(problem.sed.flux_names)
-    return tuple(c.flux for c in problem.scene.frames[index].components if c.flux in produced)
-
-
-def sed_free_indices(problem: ImagingProblem) -> tuple[int, ...]:
-    """Indices into ``u`` of the free parameters the SED fluxes depend on (static)."""
-    if problem.sed is None:
-        return ()
-    depends = {name: tuple(tie_dependencies(expr)) for name, expr in problem.space.ties}
-    pending = [n for deps in sed_parameter_names(problem.sed).values() for n in deps]
-    seen: set[str] = set()
-    while pending:
-        name = pending.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        pending.extend(depends.get(name, ()))
-    position = {name: i for i, name in enumerate(problem.space.free)}
-    return tuple(sorted(position[n] for n in seen if n in position))
 
 
 def problem_residuals(u: jax.Array, problem: ImagingProblem) -> jax.Array:

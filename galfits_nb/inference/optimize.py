@@ -77,14 +77,9 @@ import numpy as np
 import optax
 from tqdm.auto import tqdm
 
+from galfits_nb.inference import kernels
 from galfits_nb.inference.likelihood import (
     ImagingProblem,
-    free_blocks,
-    image_flux_names,
-    image_residuals_and_model,
-    image_residuals_given_fluxes,
-    sed_flux_vector,
-    sed_free_indices,
     problem_chi2,
 )
 from galfits_nb.inference.parameters import ParameterTable
@@ -269,92 +264,13 @@ def _start_vector(table: ParameterTable, problem: ImagingProblem) -> jax.Array:
 # ---------------------------------------------------------------------------
 
 
-def _linearized_images(u: jax.Array, problem: ImagingProblem):
-    """Per image: residuals, model, the linear map of its free block, the block.
-
-    Without SED-mode images each image is linearised in its free block
-    (None when empty). With them, the SED fluxes are computed once and
-    linearised in the SED parameters (a small dense Jacobian ``D``), and
-    each image is linearised in its direct block *and* its fluxes; the
-    chain rule joins the two in :func:`_assemble`. Returns the list and
-    ``(D, sed indices)`` (None without SED).
-    """
-    if problem.sed is None:
-        out = []
-        for index, block in enumerate(free_blocks(problem)):
-            if not block:
-                r, model = image_residuals_and_model(u, problem, index)
-                out.append((r, model, None, block, ()))
-                continue
-            idx = np.asarray(block)
-
-            def image(v, index=index, idx=idx):
-                return image_residuals_and_model(u.at[idx].set(v), problem, index)
-
-            r, linear, model = jax.linearize(image, u[idx], has_aux=True)
-            out.append((r, model, linear, block, ()))
-        return out, None
-
-    sed_idx = np.asarray(sed_free_indices(problem), dtype=int)
-    names = problem.sed.flux_names
-
-    def fluxes_of(w):
-        return sed_flux_vector(u.at[sed_idx].set(w), problem)
-
-    fluxes = sed_flux_vector(u, problem)
-    d_fluxes = jax.jacfwd(fluxes_of)(u[sed_idx]) if sed_idx.size else None
-    position = {name: i for i, name in enumerate(names)}
-    out = []
-    for index, block in enumerate(free_blocks(problem, through_sed=False)):
-        flux_rows = tuple(position[name] for name in image_flux_names(problem, index))
-        idx = np.asarray(block, dtype=int)
-        f_img = fluxes[np.asarray(flux_rows, dtype=int)]
-
-        def image(v, f, index=index, idx=idx):
-            return image_residuals_given_fluxes(u.at[idx].set(v), f, problem, index)
-
-        r, linear, model = jax.linearize(image, u[idx], f_img, has_aux=True)
-        out.append((r, model, linear, block, flux_rows))
-    return out, (d_fluxes, tuple(sed_idx.tolist()))
-
-
-def _assemble(linearized, n: int, dtype) -> tuple[jax.Array, jax.Array]:
-    """``J^T J`` and ``J^T r`` summed over images from their per-block Jacobians."""
-    images, sed = linearized
-    jtj = jnp.zeros((n, n), dtype)
-    jtr = jnp.zeros((n,), dtype)
-    for r, _, linear, block, flux_rows in images:
-        if linear is None:
-            continue
-        idx = np.asarray(block, dtype=int)
-        if sed is None:
-            jacobian = jax.vmap(linear, out_axes=1)(jnp.eye(len(block), dtype=dtype))
-            jtj = jtj.at[np.ix_(idx, idx)].add(jacobian.T @ jacobian)
-            jtr = jtr.at[idx].add(jacobian.T @ r)
-            continue
-        d_fluxes, sed_idx = sed
-        n_v, n_f = len(block), len(flux_rows)
-        zeros_v = jnp.zeros((n_v,), dtype)
-        zeros_f = jnp.zeros((n_f,), dtype)
-        columns = jnp.zeros((r.shape[0], n), dtype)
-        if n_v:
-            j_v = jax.vmap(lambda t: linear(t, zeros_f), out_axes=1)(jnp.eye(n_v, dtype=dtype))
-            columns = columns.at[:, idx].add(j_v)
-        if n_f and d_fluxes is not None:
-            j_f = jax.vmap(lambda t: linear(zeros_v, t), out_axes=1)(jnp.eye(n_f, dtype=dtype))
-            chained = j_f @ d_fluxes[np.asarray(flux_rows, dtype=int)]
-            columns = columns.at[:, np.asarray(sed_idx, dtype=int)].add(chained)
-        jtj = jtj + columns.T @ columns
-        jtr = jtr + columns.T @ r
-    return jtj, jtr
-
-
 def normal_equations(u: jax.Array, problem: ImagingProblem) -> tuple[jax.Array, jax.Array, jax.Array]:
     """``chi2``, ``J^T J`` and ``J^T r`` of the weighted residuals at ``u``.
 
-    The Jacobian is formed image by image over the free parameters that
-    image depends on (:func:`~galfits_nb.inference.likelihood.free_blocks`),
-    by forward-mode differentiation.
+    The Jacobian is formed image by image in each image's local parameters
+    (one compiled program per image layout, :mod:`galfits_nb.inference.kernels`)
+    and chained to ``u`` through the (pixel-free) Jacobian of the local
+    values: bounds transform, ties and SED-mode fluxes.
 
     Returns
     -------
@@ -362,17 +278,15 @@ def normal_equations(u: jax.Array, problem: ImagingProblem) -> tuple[jax.Array, 
     jtj : array of shape (n_free, n_free)
     jtr : array of shape (n_free,)
     """
-    linearized = _linearized_images(u, problem)
-    chi2 = sum(jnp.dot(r, r) for r, *_ in linearized[0])
-    jtj, jtr = _assemble(linearized, u.shape[0], u.dtype)
+    chi2, _, (jtj, jtr) = kernels.evaluate(u, problem, with_jacobian=True)
     return chi2, jtj, jtr
 
 
 @functools.partial(jax.jit, static_argnames=("settings",))
-def _lm_step(state: FitState, problem: ImagingProblem, settings: LMSettings) -> tuple[FitState, FitInfo]:
+def _lm_propose(state: FitState, settings: LMSettings) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """The trial point of a damped Gauss-Newton step: ``(trial, damping used, predicted decrease)``."""
     lm = state.extra
     u = state.position
-    chi2_now = state.best_chi2
     n = u.shape[0]
     diag = lm.scale
     diag = jnp.maximum(diag, 1e-12 * jnp.max(diag))
@@ -398,26 +312,35 @@ def _lm_step(state: FitState, problem: ImagingProblem, settings: LMSettings) -> 
     # the poorly determined directions most and keeps the well determined ones.
     start_damping = lm.damping.astype(u.dtype)
     damping_used, h = jax.lax.while_loop(too_long, raise_damping, (start_damping, solve(start_damping)))
-    delta = h * scale
-    trial = u + delta
-    # One forward pass, linearised image by image: the Jacobian (one JVP per
-    # free parameter an image depends on) is formed only when the step is accepted.
-    linearized = _linearized_images(trial, problem)
-    models = tuple(item[1] for item in linearized[0])
-    chi2_trial = sum(jnp.dot(r, r) for r, *_ in linearized[0])
     # Decrease predicted by the linear model of r: chi2 - |r + J delta|^2 (scaled variables).
     predicted = -2.0 * (h @ g) - h @ scaled @ h
+    return u + h * scale, damping_used, predicted
+
+
+@functools.partial(jax.jit, static_argnames=("settings",))
+def _lm_update(
+    state: FitState,
+    trial: jax.Array,
+    chi2_trial: jax.Array,
+    models: tuple[jax.Array, ...],
+    jtj_trial: jax.Array,
+    jtr_trial: jax.Array,
+    damping_used: jax.Array,
+    predicted: jax.Array,
+    settings: LMSettings,
+) -> tuple[FitState, FitInfo]:
+    """Accept or reject the trial point; adapt lambda; test convergence."""
+    lm = state.extra
+    u = state.position
+    chi2_now = state.best_chi2
     actual = chi2_now - chi2_trial
     accepted = jnp.isfinite(chi2_trial) & (actual > 0)
     rho = actual / jnp.where(predicted > 0, predicted, 1.0)
     shrink = jnp.where(jnp.isfinite(rho), jnp.maximum(1.0 / 3.0, 1.0 - (2.0 * rho - 1.0) ** 3), 1.0 / 3.0)
     damping = jnp.where(accepted, damping_used * shrink, damping_used * lm.nu)
     nu = jnp.where(accepted, 2.0, 2.0 * lm.nu).astype(lm.nu.dtype)
-
-    def refresh():
-        return _assemble(linearized, n, u.dtype)
-
-    jtj, jtr = jax.lax.cond(accepted, refresh, lambda: (lm.jtj, lm.jtr))
+    jtj = jnp.where(accepted, jtj_trial, lm.jtj)
+    jtr = jnp.where(accepted, jtr_trial, lm.jtr)
     new_chi2 = jnp.where(accepted, chi2_trial, chi2_now)
     relative = jnp.where(accepted, actual / jnp.maximum(chi2_trial, jnp.finfo(u.dtype).tiny), 0.0)
     predicted_relative = predicted / jnp.maximum(chi2_trial, jnp.finfo(u.dtype).tiny)
@@ -437,6 +360,19 @@ def _lm_step(state: FitState, problem: ImagingProblem, settings: LMSettings) -> 
     new_state = FitState(position, position, new_chi2, extra)
     info = FitInfo(chi2_trial, new_chi2, relative, converged, damping, accepted)
     return new_state, info
+
+
+def _lm_step(state: FitState, problem: ImagingProblem, settings: LMSettings) -> tuple[FitState, FitInfo]:
+    """One Levenberg-Marquardt step.
+
+    The trial point and the bookkeeping are small jitted programs; the
+    images are evaluated by :func:`galfits_nb.inference.kernels.evaluate`,
+    one compiled program per image layout, with the Jacobian formed at the
+    trial point (most trial steps are accepted).
+    """
+    trial, damping_used, predicted = _lm_propose(state, settings)
+    chi2_trial, models, (jtj, jtr) = kernels.evaluate(trial, problem, with_jacobian=True)
+    return _lm_update(state, trial, chi2_trial, models, jtj, jtr, damping_used, predicted, settings)
 
 
 def _newton_decrement(jtj: jax.Array, jtr: jax.Array) -> jax.Array:
@@ -691,11 +627,6 @@ def run(
 # ---------------------------------------------------------------------------
 
 
-@jax.jit
-def _normal_equations_jit(u: jax.Array, problem: ImagingProblem):
-    return normal_equations(u, problem)
-
-
 def parameter_errors(
     problem: ImagingProblem, u: jax.Array, jtj: jax.Array | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -718,7 +649,7 @@ def parameter_errors(
         ``(J_x^T J_x)^-1``.
     """
     if jtj is None:
-        _, jtj, _ = _normal_equations_jit(u, problem)
+        _, jtj, _ = normal_equations(u, problem)
     jtj = np.asarray(jtj, dtype=float)
     dxdu = np.asarray(problem.space.jacobian_diagonal(jnp.asarray(u)), dtype=float)
     # Invert the equilibrated matrix (unit diagonal) in float64.

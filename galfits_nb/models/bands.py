@@ -21,11 +21,22 @@ dlambda`` (:func:`line_weights`).
 
 Image units
 -----------
-I9 converts f_lambda [erg/s/cm^2/A] to image units. With ``I9 = -1`` the
-band's AB zero point I10 does it: an image value ``c`` is the AB magnitude
-``I10 - 2.5 log10 c``, i.e. ``f_nu = c 10**(-0.4 (I10 + 48.6))`` (Oke & Gunn
-1983, ApJ 266, 713), and ``f_nu = <f_lambda> lambda_p**2 / c_light`` at the
-band's pivot wavelength ``lambda_p`` (exact for the mean above).
+I9 converts f_lambda [erg/s/cm^2/A] to image units. ``I9 = -1`` ("default"
+in GalfitS's configs) takes the band's default calibration:
+
+* bands whose standard image products have one fixed calibration use it
+  (:data:`DEFAULT_CONVERSIONS`): GALEX intensity maps in counts per second,
+  ``f_lambda = 1.40e-15 cps`` (FUV) and ``2.06e-16 cps`` (NUV) erg/s/cm^2/A
+  (Morrissey et al. 2007, ApJS 173, 682; the GALEX GR6 flux calibration);
+* any other band uses its AB zero point I10: an image value ``c`` is the AB
+  magnitude ``I10 - 2.5 log10 c``, i.e. ``f_nu = c 10**(-0.4 (I10 + 48.6))``
+  (Oke & Gunn 1983, ApJ 266, 713), and ``f_nu = <f_lambda> lambda_p**2 /
+  c_light`` at the band's pivot wavelength ``lambda_p`` (exact for the mean
+  above).
+
+A positive I9 always wins. docs/sed.md gives the J0056 evidence for the
+GALEX rule (with I10 = 26.466, the value that config writes for every band,
+its GALEX images would be 7.6 mag too faint for any stellar population).
 """
 
 from __future__ import annotations
@@ -46,10 +57,15 @@ __all__ = [
     "line_weights",
     "band_means",
     "image_unit_factor",
+    "DEFAULT_CONVERSIONS",
 ]
 
 C_LIGHT_A_S = 2.99792458e18
 """Speed of light [A/s]."""
+
+DEFAULT_CONVERSIONS = {"galex_fuv": 1.0 / 1.40e-15, "galex_nuv": 1.0 / 2.06e-16}
+"""Image units per erg/s/cm^2/A for ``I9 = -1`` where a band's images have one
+standard calibration (GALEX counts per second; Morrissey et al. 2007)."""
 
 
 class BandResponses(NamedTuple):
@@ -175,7 +191,7 @@ def band_means(
     return pixel_w @ continuum_flambda + line_w @ line_flux
 
 
-def image_unit_factor(flux_conversion: float, zeropoint: float, pivot: float) -> float:
+def image_unit_factor(flux_conversion: float, zeropoint: float, pivot: float, band: str | None = None) -> float:
     """Image units per erg/s/cm^2/A of band-mean flux density (module docstring).
 
     Parameters
@@ -183,9 +199,12 @@ def image_unit_factor(flux_conversion: float, zeropoint: float, pivot: float) ->
     flux_conversion : float
         I9; used when positive.
     zeropoint : float
-        I10, the AB magnitude of one image unit (used when I9 = -1).
+        I10, the AB magnitude of one image unit (used when I9 = -1 and the
+        band has no default calibration).
     pivot : float
         The band's pivot wavelength [A].
+    band : str, optional
+        The band name (I2), for :data:`DEFAULT_CONVERSIONS`.
 
     Returns
     -------
@@ -193,5 +212,7 @@ def image_unit_factor(flux_conversion: float, zeropoint: float, pivot: float) ->
     """
     if flux_conversion is not None and flux_conversion > 0:
         return float(flux_conversion)
+    if band is not None and band.lower() in DEFAULT_CONVERSIONS:
+        return float(DEFAULT_CONVERSIONS[band.lower()])
     f_nu_per_unit = 10.0 ** (-0.4 * (zeropoint + 48.6))
     return float(pivot**2 / C_LIGHT_A_S / f_nu_per_unit)

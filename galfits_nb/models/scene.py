@@ -571,6 +571,7 @@ def build_imaging_scene(
     frames: list[ImageFrame] = []
     arrays: list[ImageArrays] = []
     dtype = jnp.result_type(float)
+    pending = []
     for letter, path, ds in image_nodes(config, tree):
         spec = config.image(letter)
         label = labels[letter]
@@ -603,6 +604,19 @@ def build_imaging_scene(
             frame_sampling = sampling._replace(oversampling=max(2, math.ceil(sampling.oversampling / k)))
         ny, nx = ds.sizes["y"], ds.sizes["x"]
         pad = int(math.ceil((max(psf.shape) // 2) / k)) if padding is None else int(padding)
+        pending.append((letter, path, ds, spec, label, components, sky, shift, psf, k, frame_sampling, pad))
+    # Images of one size and sampling get the largest padding among them:
+    # equal layouts share their compiled residual programs
+    # (galfits_nb.inference.kernels), and more padding only scatters in a
+    # little more light from beyond the edge.
+    common: dict[tuple[int, int, int], int] = {}
+    for _, _, ds, _, _, _, _, _, _, k, _, pad in pending:
+        key = (int(ds.sizes["y"]), int(ds.sizes["x"]), k)
+        common[key] = max(common.get(key, 0), pad)
+    for letter, path, ds, spec, label, components, sky, shift, psf, k, frame_sampling, pad in pending:
+        ny, nx = ds.sizes["y"], ds.sizes["x"]
+        if padding is None:
+            pad = common[(int(ny), int(nx), k)]
         frame = ImageFrame(
             letter=letter,
             band=spec.band,

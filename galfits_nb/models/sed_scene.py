@@ -39,7 +39,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from galfits_nb.config.spec import Config, Param, ProfileSpec
+from galfits_nb.config.spec import Config, ProfileSpec
 from galfits_nb.data.filters import load_filter
 from galfits_nb.errors import ConfigError
 from galfits_nb.models import cosmology as cosmo
@@ -210,6 +210,7 @@ jax.tree_util.register_dataclass(
 # ---------------------------------------------------------------------------
 
 
+@jax.jit
 def band_matrices(
     redshift: jax.Array,
     templates: Templates,
@@ -243,9 +244,7 @@ def band_matrices(
     z = jnp.asarray(redshift)
     wave_rest = jnp.asarray(templates.stellar.wavelength)
     grid = jnp.asarray(templates.stellar.wavelength)
-    # L_sun / (4 pi D_L^2) taken in steps: D_L^2 in cm^2 overflows float32.
-    d_l = cosmo.luminosity_distance_cm(z, distances)
-    dilution = (L_SUN_ERG_S / d_l) / d_l / (4.0 * jnp.pi)
+    dilution = _dilution(z, distances)
 
     def observed_transmission(wave_obs):
         a_gal = jnp.interp(jnp.log(wave_obs), jnp.log(grid), jnp.asarray(galactic_mag))
@@ -258,6 +257,16 @@ def band_matrices(
     cont = pixel_weights(templates.stellar.wavelength_edges, z, bands) * (t_cont * dilution / (1.0 + z))
     lines = line_weights(line_wave, z, bands) * (t_line * dilution)
     return units * cont, units * lines
+
+
+_LSUN_PER_MPC2 = L_SUN_ERG_S / _CM_PER_MPC**2
+"""L_sun / (1 Mpc)^2 [erg/s/cm^2], formed in float64: D_L^2 in cm^2 overflows float32."""
+
+
+def _dilution(z: jax.Array, distances) -> jax.Array:
+    """``L_sun / (4 pi D_L^2)`` [erg/s/cm^2 per L_sun], with D_L in Mpc (float32-safe)."""
+    d_mpc = cosmo.luminosity_distance_mpc(z, distances)
+    return _LSUN_PER_MPC2 / (4.0 * jnp.pi * d_mpc**2)
 
 
 def _sfh_pieces(component: SEDComponent, values: dict[str, jax.Array], universe_age: jax.Array):
@@ -471,7 +480,9 @@ def build_sed_scene(
     bands = band_responses(curves)
     unit_factors = np.array(
         [
-            image_unit_factor(by_label[label].flux_conversion, by_label[label].zeropoint, curve.wave_pivot)
+            image_unit_factor(
+                by_label[label].flux_conversion, by_label[label].zeropoint, curve.wave_pivot, by_label[label].band
+            )
             for label, curve in zip(labels, curves)
         ]
     )
@@ -566,7 +577,6 @@ def component_spectra(values: dict[str, float], scene: SEDScene) -> dict[str, tu
         wave_obs = rest * (1.0 + z)
         a_gal = jnp.interp(jnp.log(wave_obs), jnp.log(rest), scene.galactic[index])
         transmission = igm_model.igm_transmission(wave_obs, z, scene.igm) * 10.0 ** (-0.4 * a_gal)
-        d_l = cosmo.luminosity_distance_cm(z, scene.distances)
-        flux = sed.continuum * transmission * ((L_SUN_ERG_S / d_l) / d_l / (4.0 * jnp.pi * (1.0 + z)))
+        flux = sed.continuum * transmission * (_dilution(z, scene.distances) / (1.0 + z))
         out[component.name] = (np.asarray(wave_obs, dtype=float), np.asarray(flux, dtype=float))
     return out

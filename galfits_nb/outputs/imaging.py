@@ -76,6 +76,8 @@ def imaging_summary(config: Config, result, extra: dict[str, str] | None = None)
         parameters["sigma"] = {name: result.sigma.get(name, float("nan")) for name in result.free_names}
     header = {
         "chisq definition": "sum(((data - model) / sigma)^2) over unmasked pixels",
+        # GalfitS's reported values on J0056 behave as half of this sum (docs/imaging.md)
+        "half chisq (GalfitS scale)": f"{result.chi2 / 2:.2f}, reduced {result.reduced_chi2 / 2:.4f}",
         "steps": str(result.n_steps),
         "converged": str(bool(result.converged)),
     }

@@ -1,0 +1,235 @@
+"""Per-image residuals and Jacobians compiled once per image *layout*.
+
+A multi-band fit renders images that differ in their data but often share
+their layout: the same size, PSF sampling, padding, component kinds and sky
+model (five SDSS bands, three 2MASS bands). Compiling one program for the
+whole fit traces every image separately, and XLA's compile time grows with
+the number of images (two minutes for the ten J0056 bands on two CPU cores).
+Here each image is evaluated by a program that knows only its layout: the
+frame's parameter names are replaced by positions (:func:`canonical_frame`),
+so images of one layout share one compiled residual function and one
+compiled Jacobian, and the per-image arrays (data, weights, PSF transform,
+geometry) are ordinary arguments.
+
+The chain to the free parameters is kept apart: :func:`local_values` maps
+the unconstrained free vector ``u`` to every image's local parameter values
+(bounds transform, ties, SED-mode fluxes), and its Jacobian ``T`` in ``u``
+is cheap (no pixels). The image Jacobian in ``u`` is then
+``J_image(theta) @ T_image``.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from galfits_nb.inference.likelihood import ImagingProblem, problem_values
+from galfits_nb.models import scene as scene_module
+from galfits_nb.models.scene import ImageArrays, ImageFrame, scene_parameter_names
+
+__all__ = [
+    "ImageLayout",
+    "image_layouts",
+    "canonical_frame",
+    "local_values",
+    "local_values_and_jacobian",
+    "image_residuals",
+    "image_jacobian",
+    "evaluate",
+]
+
+
+class ImageLayout(NamedTuple):
+    """One image's place in the local vector.
+
+    Attributes
+    ----------
+    frame : ImageFrame
+        The canonical frame (names replaced by positions); static.
+    names : tuple of str
+        The real parameter names, in the order of the local vector.
+    start, stop : int
+        Slice of the concatenated local vector of all images.
+    """
+
+    frame: ImageFrame
+    names: tuple[str, ...]
+    start: int
+    stop: int
+
+
+def _position(j: int) -> str:
+    return f"q{j}"
+
+
+def canonical_frame(frame: ImageFrame) -> tuple[ImageFrame, tuple[str, ...]]:
+    """The frame with its names replaced by positions, and the names in that order.
+
+    Two frames with the same layout give equal canonical frames, so a jitted
+    function with the frame as a static argument compiles once for both. A
+    frame that may not shift (I13 = 0) gets a shift slot all the same, named
+    ``""`` (held at 0 by :func:`local_values`), so that it shares the layout
+    of the shifting images of its atlas.
+    """
+    if not frame.shift and not frame.total_flux:
+        frame = frame._replace(shift=("", " "))
+    names = scene_parameter_names((frame,))
+    index = {name: _position(j) for j, name in enumerate(names)}
+    components = tuple(
+        comp._replace(
+            name=f"c{i}",
+            params=tuple((key, index[name]) for key, name in comp.params),
+            flux=index[comp.flux],
+        )
+        for i, comp in enumerate(frame.components)
+    )
+    canonical = frame._replace(
+        letter="",
+        band="",
+        label="",
+        path="",
+        components=components,
+        sky=tuple(index[name] for name in frame.sky),
+        shift=tuple(index[name] for name in frame.shift),
+    )
+    return canonical, names
+
+
+@functools.lru_cache(maxsize=64)
+def _layouts_of(frames: tuple[ImageFrame, ...]) -> tuple[ImageLayout, ...]:
+    out = []
+    start = 0
+    for frame in frames:
+        canonical, names = canonical_frame(frame)
+        out.append(ImageLayout(canonical, names, start, start + len(names)))
+        start += len(names)
+    return tuple(out)
+
+
+def image_layouts(problem: ImagingProblem) -> tuple[ImageLayout, ...]:
+    """The layout of every image of a problem (cached on the frames)."""
+    return _layouts_of(problem.scene.frames)
+
+
+def local_values(u: jax.Array, problem: ImagingProblem) -> jax.Array:
+    """Every image's local parameter values, concatenated in layout order.
+
+    Parameters
+    ----------
+    u : array of shape (n_free,)
+        Unconstrained free vector.
+    problem : ImagingProblem
+
+    Returns
+    -------
+    array of shape (sum of local sizes,)
+    """
+    values = problem_values(u, problem)
+    values[""] = values[" "] = jnp.zeros((), u.dtype)  # shift slots of images that do not shift
+    names = [name for layout in image_layouts(problem) for name in layout.names]
+    return jnp.stack([jnp.asarray(values[name], dtype=u.dtype) for name in names])
+
+
+@jax.jit
+def local_values_and_jacobian(u: jax.Array, problem: ImagingProblem) -> tuple[jax.Array, jax.Array]:
+    """:func:`local_values` and its Jacobian in ``u`` (forward mode; no pixels involved)."""
+    theta = local_values(u, problem)
+    jacobian = jax.jacfwd(local_values)(u, problem)
+    return theta, jacobian
+
+
+def _values(theta: jax.Array) -> dict[str, jax.Array]:
+    return {_position(j): theta[j] for j in range(theta.shape[0])}
+
+
+def _weighted(theta: jax.Array, arrays: ImageArrays, frame: ImageFrame) -> tuple[jax.Array, jax.Array]:
+    model = scene_module.render_band(_values(theta), frame, arrays.psf_ft, arrays.geometry)
+    return ((model - arrays.data) * arrays.inv_sigma).reshape(-1), model
+
+
+@functools.partial(jax.jit, static_argnames=("frame",))
+def image_residuals(theta: jax.Array, arrays: ImageArrays, frame: ImageFrame) -> tuple[jax.Array, jax.Array]:
+    """Weighted residuals (flattened) and model of one image at local values ``theta``."""
+    return _weighted(theta, arrays, frame)
+
+
+@functools.partial(jax.jit, static_argnames=("frame",))
+def image_jacobian(theta: jax.Array, arrays: ImageArrays, frame: ImageFrame) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Residuals, model and the Jacobian of the residuals in ``theta``, shape (n_pix, n_local)."""
+    r, linear, model = jax.linearize(lambda t: _weighted(t, arrays, frame), theta, has_aux=True)
+    jacobian = jax.vmap(linear, out_axes=1)(jnp.eye(theta.shape[0], dtype=theta.dtype))
+    return r, model, jacobian
+
+
+@jax.jit
+def _normal_terms(jacobian: jax.Array, r: jax.Array, chain: jax.Array) -> tuple[jax.Array, jax.Array]:
+    j_u = jacobian @ chain
+    return j_u.T @ j_u, j_u.T @ r
+
+
+def _warm_up(u: jax.Array, problem: ImagingProblem, theta: jax.Array, with_jacobian: bool) -> None:
+    """Compile the programs of every distinct layout at once, on threads.
+
+    XLA compiles one program on one thread; the layouts are independent, so
+    compiling them side by side uses every core.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    seen = {}
+    for layout, arrays in zip(image_layouts(problem), problem.scene.images):
+        seen.setdefault(layout.frame, (theta[layout.start : layout.stop], arrays))
+    function = image_jacobian if with_jacobian else image_residuals
+    if len(seen) < 2:
+        return
+    with ThreadPoolExecutor(max_workers=min(len(seen), os.cpu_count() or 1)) as pool:
+        jobs = [pool.submit(function, local, arrays, frame) for frame, (local, arrays) in seen.items()]
+        for job in jobs:
+            jax.block_until_ready(job.result())
+
+
+_WARM: set = set()
+
+
+def evaluate(u: jax.Array, problem: ImagingProblem, with_jacobian: bool):
+    """chi^2, the models and (optionally) ``J^T J`` and ``J^T r`` at ``u``.
+
+    Returns
+    -------
+    chi2 : scalar array
+    models : tuple of arrays of shape (ny, nx)
+    normal : (jtj, jtr) or None
+    """
+    layouts = image_layouts(problem)
+    if with_jacobian:
+        theta, chain = local_values_and_jacobian(u, problem)
+    else:
+        theta, chain = _local_values_jit(u, problem), None
+    key = (problem.scene.frames, with_jacobian, u.dtype)
+    if key not in _WARM:
+        _warm_up(u, problem, theta, with_jacobian)
+        _WARM.add(key)
+    chi2 = jnp.zeros((), u.dtype)
+    models = []
+    jtj = jnp.zeros((u.shape[0], u.shape[0]), u.dtype)
+    jtr = jnp.zeros((u.shape[0],), u.dtype)
+    for layout, arrays in zip(layouts, problem.scene.images):
+        local = theta[layout.start : layout.stop]
+        if with_jacobian:
+            r, model, jacobian = image_jacobian(local, arrays, layout.frame)
+            a, b = _normal_terms(jacobian, r, chain[layout.start : layout.stop])
+            jtj = jtj + a
+            jtr = jtr + b
+        else:
+            r, model = image_residuals(local, arrays, layout.frame)
+        chi2 = chi2 + jnp.dot(r, r)
+        models.append(model)
+    return chi2, tuple(models), ((jtj, jtr) if with_jacobian else None)
+
+
+@jax.jit
+def _local_values_jit(u: jax.Array, problem: ImagingProblem) -> jax.Array:
+    return local_values(u, problem)
