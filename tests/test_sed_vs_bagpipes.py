@@ -23,7 +23,12 @@ Known differences, each smaller than the 2 % asserted except where noted:
   bagpipes linearly in Z; at Z = 0.04 (between 0.02 and 0.05) that moves
   SDSS u of an old population by 11 %. The cases use grid metallicities and
   ages on bagpipes' 0.1 dex age-bin centres, so that they compare the
-  photometry rather than two interpolation rules.
+  photometry rather than two interpolation rules. Even on a bin centre the
+  bin average differs from the point where the spectrum changes fast with
+  age: a 1 Gyr population (thermally pulsing AGB stars) comes out 4-5 %
+  fainter than bagpipes' in Ks to WISE W2, 1 % at 3.16 Gyr.
+* with dust emission (energy balance, DL07) the dust part of every band
+  agrees to 0.2 % (measured by switching it off in both codes).
 * at z = 2 the GALEX bands would see rest-frame 500-770 A, below the Lyman
   limit; that case uses SDSS, 2MASS and WISE W1/W2 instead.
 """
@@ -47,6 +52,7 @@ from galfits_nb.models.sfh import burst_sfh, conti_sfh  # noqa: E402
 from galfits_nb.models.ssp import load_templates  # noqa: E402
 
 BANDS = ["galex_fuv", "galex_nuv", "sloan_u", "sloan_g", "sloan_r", "sloan_i", "sloan_z", "j", "h", "ks"]
+BANDS_IR = ["galex_nuv", "sloan_r", "j", "ks", "wise_w1", "wise_w2", "wise_w3", "wise_w4"]
 BANDS_Z2 = ["sloan_u", "sloan_g", "sloan_r", "sloan_i", "sloan_z", "j", "h", "ks", "wise_w1", "wise_w2"]
 
 CASES = {
@@ -56,6 +62,10 @@ CASES = {
     "old_metal_rich_clear": dict(sfh="burst", age=10.0, log_f_recent=-4.0, Z=0.05, Av=0.0, z=0.05, log_formed_mass=11.0),
     "dusty_conti": dict(sfh="conti", age=10**0.5, log_f_recent=-0.5, Z=0.02, Av=2.0, z=0.05, log_formed_mass=10.5),
     "metal_poor_bump": dict(sfh="burst", age=1.0, log_f_recent=-2.0, Z=0.0004, Av=0.6, bump=2.0, z=0.05, log_formed_mass=10.0),
+    "dust_emission_energy_balance": dict(
+        sfh="conti", age=10**0.5, log_f_recent=-0.3, Z=0.02, Av=1.0, z=0.05, logU=-2.5, log_formed_mass=10.0,
+        qpah=2.5, umin=2.0, gamma=0.05,
+    ),
     "high_redshift": dict(sfh="burst", age=1.0, log_f_recent=-1.0, Z=0.008, Av=0.5, z=2.0, logU=-3.0, log_formed_mass=10.5),
 }
 
@@ -75,7 +85,8 @@ def galfits_photometry(params: dict, log_living_mass: float, bands: list[str], s
     else:
         pieces = conti_sfh(params["log_f_recent"], params["age"], universe)
     nebular = "logU" in params
-    parts = SEDParts(stellar=True, nebular=nebular, dust_emission=False)
+    emission = "qpah" in params
+    parts = SEDParts(stellar=True, nebular=nebular, dust_emission=emission, energy_balance=emission)
     inputs = SEDInputs(
         log_mass=jnp.asarray(log_living_mass),
         log_z=jnp.log10(params["Z"]),
@@ -83,9 +94,9 @@ def galfits_photometry(params: dict, log_living_mass: float, bands: list[str], s
         bump=jnp.asarray(params.get("bump", 0.0)),
         log_u=jnp.asarray(params.get("logU", -2.0)),
         log_dust_mass=jnp.asarray(7.0),
-        umin=jnp.asarray(1.0),
-        qpah=jnp.asarray(2.5),
-        gamma=jnp.asarray(0.1),
+        umin=jnp.asarray(params.get("umin", 1.0)),
+        qpah=jnp.asarray(params.get("qpah", 2.5)),
+        gamma=jnp.asarray(params.get("gamma", 0.1)),
     )
     sed = component_sed(templates, pieces, inputs, parts)
     formed_scale = 10.0 ** params["log_formed_mass"] / float(sed.formed_mass)
@@ -99,7 +110,7 @@ def galfits_photometry(params: dict, log_living_mass: float, bands: list[str], s
 @pytest.mark.parametrize("name", list(CASES))
 def test_band_fluxes_match_bagpipes(name, setup):
     params = CASES[name]
-    bands = BANDS_Z2 if params["z"] > 1 else BANDS
+    bands = BANDS_Z2 if params["z"] > 1 else (BANDS_IR if "qpah" in params else BANDS)
     theirs = ref.bagpipes_model(params, bands)
     ours, log_living = galfits_photometry(params, theirs.log_living_mass, bands, setup)
     ratio = ours / theirs.band_flux

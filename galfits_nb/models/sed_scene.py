@@ -49,10 +49,12 @@ from galfits_nb.models.bands import BandResponses, band_responses, image_unit_fa
 from galfits_nb.models.sed import SEDInputs, SEDParts, component_sed, ionising_pixels, sed_parts
 from galfits_nb.models.sfh import binned_sfh, burst_sfh, conti_sfh
 from galfits_nb.models.ssp import L_SUN_ERG_S, Templates, load_templates
+from galfits_nb.models.stars import star_flux_density
 
 __all__ = [
     "SEDComponent",
     "SEDGalaxy",
+    "SEDStar",
     "GalaxyArrays",
     "SEDScene",
     "build_sed_scene",
@@ -105,6 +107,22 @@ DEFAULTS = {"bump": 0.0, "logU": -2.0, "logMdust": 7.0, "Umin": 1.0, "qPAH": 2.5
 """Values of optional SED keys a profile leaves out."""
 
 _INPUT_KEYS = ("logM", "Z", "Av", "bump", "logU", "logMdust", "Umin", "qPAH", "dl_gamma")
+
+
+class SEDStar(NamedTuple):
+    """Static description of a foreground star (F block) with a black-body SED.
+
+    Attributes
+    ----------
+    name : str
+        F1.
+    teff, log_l : str
+        Parameter names of F4 (Teff [K]) and F5 (log L [L_sun] at 1 kpc).
+    """
+
+    name: str
+    teff: str
+    log_l: str
 
 
 class SEDGalaxy(NamedTuple):
@@ -173,6 +191,11 @@ class SEDScene:
         used when it is fixed).
     n_ionising : int
         Template pixels below 912 A (static).
+    stars : tuple of SEDStar
+        Foreground stars (static).
+    star_matrix : array of shape (n_band, n_wave)
+        Image units per erg/s/cm^2/A of a star's f_lambda pixel means on the
+        template grid read as observed wavelengths (no redshift).
     """
 
     components: tuple[SEDComponent, ...]
@@ -187,6 +210,8 @@ class SEDScene:
     galactic: jax.Array
     redshifts: tuple[float, ...] = ()
     n_ionising: int = 0
+    stars: tuple[SEDStar, ...] = ()
+    star_matrix: jax.Array | None = None
 
     def flux_name(self, component: str, label: str) -> str:
         """The ``logNorm_<component>_<label>`` a frame reads."""
@@ -195,13 +220,14 @@ class SEDScene:
     @property
     def flux_names(self) -> tuple[str, ...]:
         """Every flux name this scene produces."""
-        return tuple(self.flux_name(c.name, label) for c in self.components for label in self.labels)
+        names = [c.name for c in self.components] + [star.name for star in self.stars]
+        return tuple(self.flux_name(name, label) for name in names for label in self.labels)
 
 
 jax.tree_util.register_dataclass(
     SEDScene,
-    data_fields=["templates", "galaxy_arrays", "bands", "unit_factors", "distances", "igm", "galactic"],
-    meta_fields=["components", "galaxies", "labels", "redshifts", "n_ionising"],
+    data_fields=["templates", "galaxy_arrays", "bands", "unit_factors", "distances", "igm", "galactic", "star_matrix"],
+    meta_fields=["components", "galaxies", "labels", "redshifts", "n_ionising", "stars"],
 )
 
 
@@ -323,6 +349,10 @@ def component_band_fluxes(values: dict[str, jax.Array], scene: SEDScene) -> dict
         pieces = _sfh_pieces(component, values, universe_age)
         sed = component_sed(scene.templates, pieces, _inputs(component, values), component.parts, scene.n_ionising)
         out[component.name] = cont_m @ sed.continuum + line_m @ sed.lines
+    wavelength = jnp.asarray(scene.templates.stellar.wavelength)
+    for star in scene.stars:
+        spectrum = star_flux_density(wavelength, values[star.teff], values[star.log_l])
+        out[star.name] = scene.star_matrix @ spectrum
     return out
 
 
@@ -351,6 +381,9 @@ def sed_parameter_names(scene: SEDScene) -> dict[str, tuple[str, ...]]:
         names = tuple(dict.fromkeys(n for n in names if n))
         for label in scene.labels:
             deps[scene.flux_name(component.name, label)] = names
+    for star in scene.stars:
+        for label in scene.labels:
+            deps[scene.flux_name(star.name, label)] = (star.teff, star.log_l)
     return deps
 
 
@@ -516,8 +549,25 @@ def build_sed_scene(
             galaxy_of[profile.letter] = len(galaxies) - 1
         components.append(_component(config, profile, galaxy_of[profile.letter], profile.name in energy_balance))
 
+    stars = []
+    for star in config.stars:
+        if not star.use_sed:
+            raise _error(
+                config,
+                f"F{star.letter}8",
+                f"star {star.name!r} has a free flux per band (F8 = 0), which images with I15 = 1 do not have; "
+                "set F8) 1 (black-body SED) or I15) 0 for the images",
+            )
+        stars.append(SEDStar(star.name, f"{star.name}_Teff", f"{star.name}_logL"))
+    star_matrix = np.asarray(
+        pixel_weights(jnp.asarray(templates.stellar.wavelength_edges, dtype=dtype), 0.0, bands), dtype=float
+    ) * unit_factors[:, None]
+
     observed = np.asarray(templates.stellar.wavelength, dtype=float)
-    galactic = np.stack([dust_model.galactic_extinction(observed, ebv) if ebv > 0 else np.zeros_like(observed) for ebv in ebvs])
+    galactic = np.stack(
+        [dust_model.galactic_extinction(observed, ebv) if ebv > 0 else np.zeros_like(observed) for ebv in ebvs]
+        or [np.zeros_like(observed)]
+    )
     arrays = []
     for index, galaxy in enumerate(galaxies):
         z = redshifts[index]
@@ -542,6 +592,8 @@ def build_sed_scene(
         galactic=jnp.asarray(galactic, dtype),
         redshifts=tuple(redshifts),
         n_ionising=ionising_pixels(templates.stellar.wavelength),
+        stars=tuple(stars),
+        star_matrix=jnp.asarray(star_matrix, dtype),
     )
 
 
