@@ -163,6 +163,21 @@ def _fit_images(args: argparse.Namespace, config, table, tree, workplace: Path) 
     from galfits_nb.outputs.imaging import write_imaging_outputs
 
     enable_compilation_cache()
+    sed_options = {}
+    if args.priorpath:
+        from dataclasses import fields
+
+        from galfits_nb.config.companions import read_priors
+
+        priors = read_priors(args.priorpath)
+        sed_options["energy_balance"] = tuple(priors.energy_balance)
+        others = [f.name for f in fields(priors) if getattr(priors, f.name) and f.name != "energy_balance"]
+        if others:
+            print(
+                f"galfits: warning: {args.priorpath}: only EB (energy balance) acts in this version; "
+                f"not applied: {', '.join(others)}",
+                file=sys.stderr,
+            )
 
     result = fit_images(
         config,
@@ -174,6 +189,7 @@ def _fit_images(args: argparse.Namespace, config, table, tree, workplace: Path) 
         cal_sigma=args.cal_sigma,
         progress=not args.quiet,
         psf_upsampling=args.psf_upsampling,
+        sed_options=sed_options,
     )
     written = write_imaging_outputs(workplace, config, result)
     state = "interrupted" if result.interrupted else ("converged" if result.converged else "stopped at --num_steps")

@@ -31,11 +31,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from galfits_nb.config.companions import check_ties, evaluate_tie, tie_dependencies
+from galfits_nb.config.companions import check_ties, evaluate_tie
 from galfits_nb.inference.parameters import ParameterTable
 from galfits_nb.models import scene as scene_module
 from galfits_nb.models.scene import ImagingScene
-from galfits_nb.models.sed_scene import SEDScene, sed_log_fluxes, sed_parameter_names
+from galfits_nb.models.sed_scene import SEDScene, sed_log_fluxes
 
 __all__ = [
     "ParameterSpace",
@@ -53,10 +53,6 @@ __all__ = [
     "bic",
     "problem_values",
     "problem_residuals",
-    "problem_residuals_and_models",
-    "image_residuals_and_model",
-    "free_blocks",
-    "table_values",
     "problem_chi2",
     "problem_models",
 ]
@@ -242,60 +238,9 @@ def problem_values(u: jax.Array, problem: ImagingProblem) -> dict[str, jax.Array
     return values
 
 
-def table_values(u: jax.Array, problem: ImagingProblem) -> dict[str, jax.Array]:
-    """Every table parameter by name at ``u`` (ties evaluated, SED fluxes not added)."""
-    space = problem.space
-    return space.unpack(space.from_unconstrained(u))
-
-
 def problem_residuals(u: jax.Array, problem: ImagingProblem) -> jax.Array:
     """Weighted residual vector at ``u``; shape (scene.n_pixels,)."""
     return weighted_residuals(problem_values(u, problem), problem.scene)
-
-
-def problem_residuals_and_models(u: jax.Array, problem: ImagingProblem) -> tuple[jax.Array, list[jax.Array]]:
-    """Weighted residual vector and the model images at ``u``."""
-    models = scene_module.render_scene(problem_values(u, problem), problem.scene)
-    return residuals_from_models(models, problem.scene), models
-
-
-def image_residuals_and_model(u: jax.Array, problem: ImagingProblem, index: int) -> tuple[jax.Array, jax.Array]:
-    """Weighted residuals (flattened) and model of image ``index`` (static) at ``u``."""
-    frame = problem.scene.frames[index]
-    arrays = problem.scene.images[index]
-    model = scene_module.render_band(problem_values(u, problem), frame, arrays.psf_ft, arrays.geometry)
-    return ((model - arrays.data) * arrays.inv_sigma).reshape(-1), model
-
-
-def free_blocks(problem: ImagingProblem, through_sed: bool = True) -> tuple[tuple[int, ...], ...]:
-    """For each image, the indices (into ``u``) of the free parameters it depends on.
-
-    An image depends on the parameters its frame names and, through ties,
-    on what those are tied to. In a multi-band fit each image depends on the
-    shared shape parameters and its own fluxes, sky and shift only, so a
-    Jacobian computed per image needs far fewer directional derivatives than
-    one over the whole vector. Static (computed from the names).
-
-    With ``through_sed=False`` an SED-mode flux counts as a leaf: the block
-    holds only what the image reads directly (for a Jacobian chained
-    through the fluxes, :func:`image_residuals_given_fluxes`).
-    """
-    depends = {name: tuple(tie_dependencies(expr)) for name, expr in problem.space.ties}
-    if problem.sed is not None and through_sed:
-        depends.update(sed_parameter_names(problem.sed))
-    position = {name: i for i, name in enumerate(problem.space.free)}
-    blocks = []
-    for frame in problem.scene.frames:
-        pending = list(scene_module.scene_parameter_names((frame,)))
-        seen: set[str] = set()
-        while pending:
-            name = pending.pop()
-            if name in seen:
-                continue
-            seen.add(name)
-            pending.extend(depends.get(name, ()))
-        blocks.append(tuple(sorted(position[name] for name in seen if name in position)))
-    return tuple(blocks)
 
 
 def problem_chi2(u: jax.Array, problem: ImagingProblem) -> jax.Array:

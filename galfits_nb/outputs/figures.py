@@ -89,7 +89,7 @@ def residual_figure(models: Mapping[str, xr.Dataset], title: str | None = None, 
         cmap = _diverging()
         image = row[2].imshow(chi, origin="lower", cmap=cmap, vmin=-5, vmax=5, extent=extent, interpolation="nearest")
         reduced = ds.attrs.get("reduced_chi2")
-        text = f"(data - model) / sigma" + (f", chi2/N = {reduced:.3f}" if reduced is not None else "")
+        text = "(data - model) / sigma" + (f", chi2/N = {reduced:.3f}" if reduced is not None else "")
         row[2].set_title(text, fontsize=8)
         for ax in row:
             ax.tick_params(labelsize=7)
