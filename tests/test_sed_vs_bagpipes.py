@@ -48,7 +48,7 @@ from galfits_nb.models import cosmology, igm  # noqa: E402
 from galfits_nb.models.bands import band_responses  # noqa: E402
 from galfits_nb.models.sed import SEDInputs, SEDParts, component_sed  # noqa: E402
 from galfits_nb.models.sed_scene import band_matrices  # noqa: E402
-from galfits_nb.models.sfh import burst_sfh, conti_sfh  # noqa: E402
+from galfits_nb.models.sfh import binned_sfh, burst_sfh, conti_sfh  # noqa: E402
 from galfits_nb.models.ssp import load_templates  # noqa: E402
 
 BANDS = ["galex_fuv", "galex_nuv", "sloan_u", "sloan_g", "sloan_r", "sloan_i", "sloan_z", "j", "h", "ks"]
@@ -66,6 +66,10 @@ CASES = {
         sfh="conti", age=10**0.5, log_f_recent=-0.3, Z=0.02, Av=1.0, z=0.05, logU=-2.5, log_formed_mass=10.0,
         qpah=2.5, umin=2.0, gamma=0.05,
     ),
+    "bins": dict(
+        sfh="bins", bin_edges=[0.0, 0.1, 1.0, 3.0, 10.0], log_mass_fractions=[-1.5, -0.8, -0.3, 0.0],
+        Z=0.02, Av=0.4, z=0.05, log_formed_mass=10.0,
+    ),
     "high_redshift": dict(sfh="burst", age=1.0, log_f_recent=-1.0, Z=0.008, Av=0.5, z=2.0, logU=-3.0, log_formed_mass=10.5),
 }
 
@@ -82,6 +86,8 @@ def galfits_photometry(params: dict, log_living_mass: float, bands: list[str], s
     universe = cosmology.age_of_universe_gyr(z, distances)
     if params["sfh"] == "burst":
         pieces = burst_sfh(params["log_f_recent"], params["age"])
+    elif params["sfh"] == "bins":
+        pieces = binned_sfh(jnp.asarray(params["log_mass_fractions"]), tuple(params["bin_edges"]))
     else:
         pieces = conti_sfh(params["log_f_recent"], params["age"], universe)
     nebular = "logU" in params
