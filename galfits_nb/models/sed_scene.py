@@ -615,7 +615,16 @@ def component_spectra(values: dict[str, float], scene: SEDScene) -> dict[str, tu
         By component: observed wavelength [A] and f_lambda [erg/s/cm^2/A],
         on the template grid.
     """
-    values = {name: jnp.asarray(v) for name, v in values.items()}
+    dtype = jnp.result_type(float)
+    values = {name: jnp.asarray(v, dtype) for name, v in values.items()}
+    spectra = _component_spectra(values, scene)
+    return {name: (np.asarray(w, dtype=float), np.asarray(f, dtype=float)) for name, (w, f) in spectra.items()}
+
+
+@jax.jit
+def _component_spectra(values: dict[str, jax.Array], scene: SEDScene) -> dict[str, tuple[jax.Array, jax.Array]]:
+    # One compiled program: evaluated op by op, the SED costs hundreds of
+    # small compilations (seconds) for a single figure.
     dtype = jnp.result_type(float)
     out = {}
     rest = jnp.asarray(scene.templates.stellar.wavelength)
@@ -630,5 +639,5 @@ def component_spectra(values: dict[str, float], scene: SEDScene) -> dict[str, tu
         a_gal = jnp.interp(jnp.log(wave_obs), jnp.log(rest), scene.galactic[index])
         transmission = igm_model.igm_transmission(wave_obs, z, scene.igm) * 10.0 ** (-0.4 * a_gal)
         flux = sed.continuum * transmission * (_dilution(z, scene.distances) / (1.0 + z))
-        out[component.name] = (np.asarray(wave_obs, dtype=float), np.asarray(flux, dtype=float))
+        out[component.name] = (wave_obs, flux)
     return out

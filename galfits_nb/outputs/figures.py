@@ -68,8 +68,21 @@ def residual_figure(models: Mapping[str, xr.Dataset], title: str | None = None, 
     from matplotlib.figure import Figure
 
     rows = len(models)
-    fig = Figure(figsize=(3 * panel_size + 0.6, rows * panel_size + (0.5 if title else 0.1)), layout="constrained")
-    axes = np.atleast_2d(fig.subplots(rows, 3, squeeze=False))
+    fig = Figure(figsize=(3 * panel_size + 0.6, rows * panel_size + (0.5 if title else 0.1)))
+    # Fixed margins rather than a layout engine: constrained layout spent ~10 s
+    # placing the 30 panels and 10 colour bars of a ten-band fit.
+    height = rows * panel_size + (0.5 if title else 0.1)
+    axes = np.atleast_2d(
+        fig.subplots(
+            rows,
+            3,
+            squeeze=False,
+            gridspec_kw=dict(
+                left=0.08, right=0.97, bottom=0.35 / height, top=1.0 - (0.55 if title else 0.3) / height,
+                wspace=0.35, hspace=0.45,
+            ),
+        )
+    )
     for row, (label, ds) in zip(axes, models.items()):
         data = np.asarray(ds.data.values, dtype=float)
         model = np.asarray(ds.model.values, dtype=float)
