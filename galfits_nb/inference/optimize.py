@@ -219,7 +219,9 @@ class Fitter(NamedTuple):
     ----------
     init : callable
     step : callable
-        Pure and jitted; the problem is bound to it.
+        Pure (state in, state out), with the problem bound to it; its array
+        work runs in compiled programs (LM: one per image layout plus two
+        small ones for the trial step and the update).
     name : str
     """
 

