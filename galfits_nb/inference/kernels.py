@@ -62,6 +62,10 @@ class ImageLayout(NamedTuple):
     stop: int
 
 
+_NO_SHIFT = ("(no shift x)", "(no shift y)")
+"""Names of the shift slots of images that may not shift; never table names."""
+
+
 def _position(j: int) -> str:
     return f"q{j}"
 
@@ -72,11 +76,11 @@ def canonical_frame(frame: ImageFrame) -> tuple[ImageFrame, tuple[str, ...]]:
     Two frames with the same layout give equal canonical frames, so a jitted
     function with the frame as a static argument compiles once for both. A
     frame that may not shift (I13 = 0) gets a shift slot all the same, named
-    ``""`` (held at 0 by :func:`local_values`), so that it shares the layout
-    of the shifting images of its atlas.
+    by :data:`_NO_SHIFT` (held at 0 by :func:`local_values`), so that it
+    shares the layout of the shifting images of its atlas.
     """
     if not frame.shift and not frame.total_flux:
-        frame = frame._replace(shift=("", " "))
+        frame = frame._replace(shift=_NO_SHIFT)
     names = scene_parameter_names((frame,))
     index = {name: _position(j) for j, name in enumerate(names)}
     components = tuple(
@@ -129,7 +133,7 @@ def local_values(u: jax.Array, problem: ImagingProblem) -> jax.Array:
     array of shape (sum of local sizes,)
     """
     values = problem_values(u, problem)
-    values[""] = values[" "] = jnp.zeros((), u.dtype)  # shift slots of images that do not shift
+    values.update(dict.fromkeys(_NO_SHIFT, jnp.zeros((), u.dtype)))
     names = [name for layout in image_layouts(problem) for name in layout.names]
     return jnp.stack([jnp.asarray(values[name], dtype=u.dtype) for name in names])
 

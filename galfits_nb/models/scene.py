@@ -604,19 +604,6 @@ def build_imaging_scene(
             frame_sampling = sampling._replace(oversampling=max(2, math.ceil(sampling.oversampling / k)))
         ny, nx = ds.sizes["y"], ds.sizes["x"]
         pad = int(math.ceil((max(psf.shape) // 2) / k)) if padding is None else int(padding)
-        pending.append((letter, path, ds, spec, label, components, sky, shift, psf, k, frame_sampling, pad))
-    # Images of one size and sampling get the largest padding among them:
-    # equal layouts share their compiled residual programs
-    # (galfits_nb.inference.kernels), and more padding only scatters in a
-    # little more light from beyond the edge.
-    common: dict[tuple[int, int, int], int] = {}
-    for _, _, ds, _, _, _, _, _, _, k, _, pad in pending:
-        key = (int(ds.sizes["y"]), int(ds.sizes["x"]), k)
-        common[key] = max(common.get(key, 0), pad)
-    for letter, path, ds, spec, label, components, sky, shift, psf, k, frame_sampling, pad in pending:
-        ny, nx = ds.sizes["y"], ds.sizes["x"]
-        if padding is None:
-            pad = common[(int(ny), int(nx), k)]
         frame = ImageFrame(
             letter=letter,
             band=spec.band,
@@ -640,6 +627,17 @@ def build_imaging_scene(
                 "build it with build_parameter_table(config) (a profile may lack a key its type needs, "
                 "e.g. P17 beta of a ferrer)"
             )
+        pending.append((frame, psf, ds))
+    # Images of one size and sampling get the largest padding among them:
+    # equal layouts share their compiled residual programs
+    # (galfits_nb.inference.kernels), and more padding only scatters in a
+    # little more light from beyond the edge.
+    common: dict[tuple, int] = {}
+    for frame, _, _ in pending:
+        key = (frame.shape, frame.oversampling)
+        common[key] = max(common.get(key, 0), frame.padding)
+    for frame, psf, ds in pending:
+        frame = frame._replace(padding=common[(frame.shape, frame.oversampling)])
         good = ~np.asarray(ds.mask.values, dtype=bool)
         sigma = np.asarray(ds.sigma.values, dtype=float)
         inv_sigma = np.where(good, 1.0 / np.where(good, sigma, 1.0), 0.0)
@@ -649,7 +647,7 @@ def build_imaging_scene(
                 data=jnp.asarray(np.asarray(ds.data.values, dtype=float), dtype=dtype),
                 inv_sigma=jnp.asarray(inv_sigma, dtype=dtype),
                 good=jnp.asarray(good),
-                psf_ft=psf_transform(jnp.asarray(psf, dtype=dtype), grid.shape, k, margin=pad),
+                psf_ft=psf_transform(jnp.asarray(psf, dtype=dtype), grid.shape, frame.oversampling, margin=frame.padding),
                 geometry=frame_geometry(ds),
             )
         )

@@ -60,6 +60,7 @@ __all__ = [
     "build_sed_scene",
     "sed_log_fluxes",
     "component_band_fluxes",
+    "component_band_fluxes_compiled",
     "band_matrices",
     "sed_parameter_names",
     "component_spectra",
@@ -356,6 +357,11 @@ def component_band_fluxes(values: dict[str, jax.Array], scene: SEDScene) -> dict
     return out
 
 
+component_band_fluxes_compiled = jax.jit(component_band_fluxes)
+""":func:`component_band_fluxes` as one compiled program (for outputs: op by op
+the SED model costs hundreds of small compilations)."""
+
+
 def sed_log_fluxes(values: dict[str, jax.Array], scene: SEDScene) -> dict[str, jax.Array]:
     """The ``logNorm_<component>_<band>`` values the SED-mode frames read.
 
@@ -570,14 +576,16 @@ def build_sed_scene(
     )
     arrays = []
     for index, galaxy in enumerate(galaxies):
-        z = redshifts[index]
-        cont, lines = band_matrices(
-            jnp.asarray(z, dtype=dtype), templates, bands, jnp.asarray(unit_factors, dtype=dtype), distances,
-            coefficients, jnp.asarray(galactic[index], dtype=dtype),
-        )
-        age = cosmo.age_of_universe_gyr(jnp.asarray(z, dtype=dtype), distances)
-        if not galaxy.fixed:
-            cont, lines = jnp.zeros_like(cont), jnp.zeros_like(lines)
+        z = jnp.asarray(redshifts[index], dtype=dtype)
+        age = cosmo.age_of_universe_gyr(z, distances)
+        if galaxy.fixed:
+            cont, lines = band_matrices(
+                z, templates, bands, jnp.asarray(unit_factors, dtype=dtype), distances, coefficients,
+                jnp.asarray(galactic[index], dtype=dtype),
+            )
+        else:  # computed inside each step
+            cont = jnp.zeros((len(labels), templates.stellar.wavelength.shape[0]), dtype)
+            lines = jnp.zeros((len(labels), templates.nebular.line_wavelength.shape[0]), dtype)
         arrays.append(GalaxyArrays(jnp.asarray(cont, dtype), jnp.asarray(lines, dtype), jnp.asarray(age, dtype)))
     return SEDScene(
         components=tuple(components),

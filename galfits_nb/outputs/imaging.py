@@ -31,16 +31,14 @@ __all__ = ["write_imaging_outputs", "imaging_summary", "fitting_mode", "fit_phot
 
 def fit_photometry(result):
     """Model and measured photometry of a fit's SED-mode bands (:func:`.sed_figure.band_photometry`)."""
-    import jax
     import jax.numpy as jnp
 
-    from galfits_nb.models.sed_scene import component_band_fluxes
+    from galfits_nb.models.sed_scene import component_band_fluxes_compiled
 
     scene = result.sed
     dtype = jnp.result_type(float)
     values = {name: jnp.asarray(v, dtype) for name, v in result.table.values().items()}
-    # jitted: op by op the SED model costs hundreds of small compilations
-    computed = jax.jit(component_band_fluxes)(values, scene)
+    computed = component_band_fluxes_compiled(values, scene)
     fluxes = {name: np.asarray(f, dtype=float) for name, f in computed.items()}
     return band_photometry(
         result.models, fluxes, scene.labels, np.asarray(scene.unit_factors, dtype=float),
