@@ -5,9 +5,14 @@ unambiguous abbreviations work (``--work``, ``--num_s``), as argparse allows.
 
 Without ``--notfit`` it fits the images, with free fluxes per band
 (``I15 = 0``, photometry mode) or fluxes from each component's SED
-(``I15 = 1``), and writes ``<target>.params``, ``<target>.gssummary``,
-``<target>.residual.png`` and ``<target>.model.fits`` into the workplace
-(:mod:`galfits_nb.outputs.imaging`). The default fitter is ``lm``
+(``I15 = 1``), and the spectra the atlases list (A5), and writes
+``<target>.params``, ``<target>.gssummary``, ``<target>.residual.png``,
+``<target>.sed.png``, ``<target>.spec.png`` and ``<target>.model.fits`` into
+the workplace (:mod:`galfits_nb.outputs.imaging`). A configuration with
+images and spectra is fitted in two stages (the seed's workflow,
+:func:`galfits_nb.inference.stages.staged_fit`): the images alone (outputs in
+``WORKPLACE/stage1_imaging``), then images and spectra together from the
+stage-1 structure; ``--joint_only`` skips stage 1. The default fitter is ``lm``
 (Levenberg-Marquardt: converges in tens of steps); ``optimizer`` is
 GalfitS's Adam with ``--num_steps`` and ``--learning_rate``.
 
@@ -83,6 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
         "(default 3; 1 is faster and less exact for profiles smaller than the PSF)",
     )
     parser.add_argument("--nchains", type=int, default=4, help="chains for the samplers")
+    parser.add_argument(
+        "--joint_only",
+        action="store_true",
+        help="with images and spectra, fit them together at once (default: images alone first, "
+        "outputs in WORKPLACE/stage1_imaging, then the joint fit from the stage-1 structure)",
+    )
     return parser
 
 
@@ -146,13 +157,6 @@ def _unsupported(args: argparse.Namespace, config) -> str | None:
     """Why this version cannot run the requested fit, or None."""
     if args.fit_method not in _OPTIMIZERS:
         return f"--fit_method {args.fit_method}: sampling is not available in this version (use lm, lbfgs or optimizer)"
-    if config.spectra:
-        letters = ", ".join(f"S{spectrum.letter}" for spectrum in config.spectra)
-        return (
-            f"{config.path}: fits with spectra ({letters}) are not available in this version; "
-            "drop the spectra (A5) for an imaging fit "
-            "(galfits_nb.config.stages.photometry_stage does it in Python)"
-        )
     return None
 
 
@@ -179,10 +183,7 @@ def _fit_images(args: argparse.Namespace, config, table, tree, workplace: Path) 
                 file=sys.stderr,
             )
 
-    result = fit_images(
-        config,
-        tree,
-        table,
+    options = dict(
         method=args.fit_method,
         num_steps=args.num_steps,
         learning_rate=args.learning_rate,
@@ -191,6 +192,27 @@ def _fit_images(args: argparse.Namespace, config, table, tree, workplace: Path) 
         psf_upsampling=args.psf_upsampling,
         sed_options=sed_options,
     )
+    has_images = any(atlas.images for atlas in config.atlases)
+    has_spectra = any(atlas.spectra for atlas in config.atlases)
+    if has_images and has_spectra and not args.joint_only:
+        from galfits_nb.config.stages import imaging_stage
+        from galfits_nb.inference.stages import staged_fit
+
+        print("stage 1: images alone")
+        staged = staged_fit(config, tree, table, weight_spec=args.weight_spec, **options)
+        stage1_folder = workplace / "stage1_imaging"
+        for path in write_imaging_outputs(stage1_folder, imaging_stage(config), staged.imaging).values():
+            print(f"wrote {path}")
+        if staged.joint is None:
+            print("galfits: interrupted in stage 1; its best parameters are written", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        print(
+            f"stage 1: {staged.imaging.n_steps} steps, reduced chisq {staged.imaging.reduced_chi2:.4f}; "
+            "stage 2: images + spectra"
+        )
+        result = staged.joint
+    else:
+        result = fit_images(config, tree, table, weight_spec=args.weight_spec, **options)
     written = write_imaging_outputs(workplace, config, result)
     state = "interrupted" if result.interrupted else ("converged" if result.converged else "stopped at --num_steps")
     print(
@@ -199,6 +221,8 @@ def _fit_images(args: argparse.Namespace, config, table, tree, workplace: Path) 
     )
     for label, value in result.chi2_per_image.items():
         print(f"  {label}: chisq {value:.2f} over {result.n_good[label]} pixels")
+    for letter, ds in result.spectra.items():
+        print(f"  spectrum {letter}: chisq {ds.attrs['chi2']:.2f} over {ds.attrs['n_good']} pixels")
     for path in written.values():
         print(f"wrote {path}")
     if result.interrupted:

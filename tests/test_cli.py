@@ -73,12 +73,6 @@ def test_missing_readpar_file_exits_2(tmp_path, capsys):
     assert status == 2 and "no such file" in capsys.readouterr().err
 
 
-def test_spectrum_fit_not_available_yet_exits_3(tmp_path, capsys, seed_folder):
-    assert main([str(seed_folder / "seed_joint.lyric"), "--work", str(tmp_path)]) == 3
-    err = capsys.readouterr().err
-    assert "seed_joint.lyric" in err and "spectra" in err and "A5" in err
-
-
 def test_sampler_not_available_yet_exits_3(tmp_path, capsys):
     assert main([str(QUICKSTART), "--work", str(tmp_path), "--fit_method", "nuts"]) == 3
     assert "sampling" in capsys.readouterr().err

@@ -14,7 +14,7 @@ from dataclasses import replace
 from galfits_nb.config.spec import AtlasSpec, Config
 from galfits_nb.errors import ConfigError
 
-__all__ = ["photometry_stage", "carry_values"]
+__all__ = ["photometry_stage", "imaging_stage", "spatial_names", "carry_values"]
 
 
 def photometry_stage(config: Config, atlases: Iterable[str] | None = None) -> Config:
@@ -64,7 +64,46 @@ def photometry_stage(config: Config, atlases: Iterable[str] | None = None) -> Co
     )
 
 
-def carry_values(target, source):
+def imaging_stage(config: Config) -> Config:
+    """The imaging-only version of a joint configuration: its spectra switched off.
+
+    The seed's first step ("set ``Aa5) []`` to exclude the spectrum"): images
+    keep their mode (SED or photometry), atlases lose A5-A7 and the S blocks
+    are dropped.
+    """
+    return replace(
+        config,
+        spectra=(),
+        atlases=tuple(replace(atlas, spectra=(), apertures=(), reference=()) for atlas in config.atlases),
+    )
+
+
+def spatial_names(config: Config) -> tuple[str, ...]:
+    """Names of the spatial parameters of a configuration (what the seed carries from stage 1).
+
+    Centres and shapes of the profiles (P3-P8 and the other shape keys), of
+    the nuclei (N4/N5, or the seed layout's N2-N7) and of the stars (F2/F3),
+    plus the images' sky and shift parameters.
+    """
+    from galfits_nb.inference.parameters import band_labels
+    from galfits_nb.models.scene import imaging_components
+
+    names: dict[str, None] = {}
+    for component in imaging_components(config):
+        names.update(dict.fromkeys(name for _, name in component.params))
+    labels = band_labels(config)
+    for image in config.images:
+        band = labels[image.letter]
+        if image.sky_model == "uniform":
+            names[f"sky_{band}"] = None
+        else:
+            names.update(dict.fromkeys(f"sky_{band}_{k}" for k in range(len(image.sky))))
+        if image.allow_shift:
+            names.update(dict.fromkeys((f"csx_{band}", f"csy_{band}")))
+    return tuple(names)
+
+
+def carry_values(target, source, names=None):
     """``target`` (a ParameterTable) with the values of the parameters it shares with ``source``.
 
     Parameters
@@ -73,6 +112,8 @@ def carry_values(target, source):
         The next stage's table (e.g. ``build_parameter_table(stage_config)``).
     source : ParameterTable
         The previous stage's best table, or any table with start values.
+    names : collection of str, optional
+        Carry only these (e.g. :func:`spatial_names`); default every shared one.
 
     Returns
     -------
@@ -85,6 +126,6 @@ def carry_values(target, source):
     shared = {
         name: source[name].value
         for name in target.names
-        if name in source and target[name].tie is None
+        if name in source and target[name].tie is None and (names is None or name in names)
     }
     return target.with_values(shared) if shared else target

@@ -54,6 +54,12 @@ from galfits_nb.models.scene import (
     scene_parameter_names,
 )
 from galfits_nb.models.sed_scene import SEDScene, build_sed_scene, sed_parameter_names
+from galfits_nb.models.spectrum_scene import (
+    SpectrumScene,
+    build_spectrum_scenes,
+    spectrum_components_compiled,
+    spectrum_parameter_names,
+)
 from galfits_nb.models.sky import polynomial_degree, polynomial_terms
 
 __all__ = ["FitResult", "fit_images", "imaging_table", "start_fluxes", "FIT_METHODS", "DEFAULT_NUM_STEPS"]
@@ -103,6 +109,12 @@ class FitResult(NamedTuple):
         Best chi^2 after each step.
     sed : SEDScene or None
         The SED model of the SED-mode images (for band fluxes and figures).
+    spectra : dict of str to xr.Dataset
+        Per spectrum letter, over ``wavelength`` (observed, A): ``data``,
+        ``error``, ``model``, ``residual``, ``mask`` and one
+        ``component_<name>`` per component (1e-17 erg/s/cm^2/A); attrs
+        ``chi2``, ``n_good``, ``reduced_chi2`` (``chi2 / n_good``) and
+        ``weight``.
     """
 
     table: ParameterTable
@@ -123,16 +135,24 @@ class FitResult(NamedTuple):
     interrupted: bool
     history: np.ndarray
     sed: SEDScene | None = None
+    spectra: dict[str, xr.Dataset] = {}
 
 
-def imaging_table(table: ParameterTable, scene: ImagingScene, sed: SEDScene | None = None) -> ParameterTable:
-    """The table with every free parameter the images do not read held fixed.
+def imaging_table(
+    table: ParameterTable,
+    scene: ImagingScene,
+    sed: SEDScene | None = None,
+    spectra: SpectrumScene | None = None,
+) -> ParameterTable:
+    """The table with every free parameter neither the images nor the spectra read held fixed.
 
-    A parameter counts as read when a frame names it, when the SED model
-    needs it for a flux a frame reads, or when a parameter read is tied to
-    it (recursively).
+    A parameter counts as read when a frame or a spectrum names it, when the
+    SED model needs it for a flux a frame reads, or when a parameter read is
+    tied to it (recursively).
     """
     used = set(scene_parameter_names(scene.frames))
+    if spectra is not None:
+        used |= set(spectrum_parameter_names(spectra))
     sed_deps = sed_parameter_names(sed) if sed is not None else {}
     pending = list(used)
     while pending:
@@ -208,6 +228,8 @@ def fit_images(
     padding: int | None = None,
     psf_upsampling: int = DEFAULT_PSF_UPSAMPLING,
     sed_options: dict | None = None,
+    spectra: bool = True,
+    weight_spec: float = 1.0,
 ) -> FitResult:
     """Fit the images of a config: photometry mode (``I15 = 0``) and SED mode (``I15 = 1``).
 
@@ -248,6 +270,11 @@ def fit_images(
     sed_options : dict, optional
         Keyword arguments of :func:`galfits_nb.models.sed_scene.build_sed_scene`
         (``templates``, ``cosmology``, ``energy_balance``, ``fixed_redshift``).
+    spectra : bool
+        Fit the spectra the atlases list (A5) jointly with the images;
+        False for an imaging-only fit of the same config.
+    weight_spec : float
+        Factor on the spectra's chi^2 (``--weight_spec``).
 
     Returns
     -------
@@ -263,18 +290,28 @@ def fit_images(
     if method not in FIT_METHODS:
         raise ConfigError(f"unknown fit method {method!r}; expected one of {', '.join(FIT_METHODS)}")
     table = build_parameter_table(config) if table is None else table
-    sed = build_sed_scene(config, **(sed_options or {}))
-    scene = build_imaging_scene(
-        config,
-        tree,
-        table,
-        sampling=sampling,
-        padding=padding,
-        psf_upsampling=psf_upsampling,
-        sed_fluxes=sed.flux_names if sed is not None else (),
-    )
-    fit_table = start_fluxes(imaging_table(table, scene, sed), scene)
-    problem = imaging_problem(scene, fit_table, sed)
+    options = dict(sed_options or {})
+    sed = build_sed_scene(config, **options)
+    if any(atlas.images for atlas in config.atlases):
+        scene = build_imaging_scene(
+            config,
+            tree,
+            table,
+            sampling=sampling,
+            padding=padding,
+            psf_upsampling=psf_upsampling,
+            sed_fluxes=sed.flux_names if sed is not None else (),
+        )
+    else:
+        scene = ImagingScene((), ())
+    spectrum_scene = None
+    if spectra:
+        spectrum_options = {k: v for k, v in options.items() if k in ("templates", "cosmology", "energy_balance")}
+        spectrum_scene = build_spectrum_scenes(config, tree, scene, weight=weight_spec, **spectrum_options)
+    if not scene.frames and spectrum_scene is None:
+        raise ConfigError("nothing to fit: no atlas (A2/A5) lists an image or a spectrum")
+    fit_table = start_fluxes(imaging_table(table, scene, sed, spectrum_scene), scene)
+    problem = imaging_problem(scene, fit_table, sed, spectrum_scene)
     free = fit_table.free_names
     steps = DEFAULT_NUM_STEPS[method] if num_steps is None else int(num_steps)
 
@@ -308,6 +345,8 @@ def fit_images(
     if rendered is None:
         rendered = problem_models(best_u, problem)
     models = [np.asarray(m, dtype=float) for m in rendered]
+    n_images = len(scene.frames)
+    spectrum_models, models = models[n_images:], models[:n_images]
     n_free = len(free)
     datasets: dict[str, xr.Dataset] = {}
     chi2_images: dict[str, float] = {}
@@ -342,8 +381,13 @@ def fit_images(
                 "wcs_header": source.attrs.get("wcs_header", ""),
             },
         )
-    total = float(sum(chi2_images.values()))
-    n_total = int(sum(n_good.values()))
+    spectrum_sets = (
+        _spectrum_datasets(tree, spectrum_scene, spectrum_models, best_table, n_free)
+        if spectrum_scene is not None
+        else {}
+    )
+    total = float(sum(chi2_images.values())) + sum(ds.attrs["chi2"] for ds in spectrum_sets.values())
+    n_total = int(sum(n_good.values())) + sum(int(ds.attrs["n_good"]) for ds in spectrum_sets.values())
     return FitResult(
         table=best_table,
         method=method,
@@ -363,4 +407,47 @@ def fit_images(
         interrupted=interrupted,
         history=history,
         sed=sed,
+        spectra=spectrum_sets,
     )
+
+
+def _spectrum_datasets(
+    tree: xr.DataTree, scene: SpectrumScene, models: list[np.ndarray], table: ParameterTable, n_free: int
+) -> dict[str, xr.Dataset]:
+    """Data, model, residual and components of each fitted spectrum (FitResult.spectra)."""
+    dtype = jnp.result_type(float)
+    values = {name: jnp.asarray(v, dtype) for name, v in table.values().items()}
+    out = {}
+    for frame, arrays, model in zip(scene.frames, scene.spectra, models):
+        source = tree[f"spectra/{frame.letter}"].to_dataset()
+        parts = spectrum_components_compiled(values, frame, arrays)
+        good = np.asarray(arrays.inv_sigma) > 0
+        data = np.asarray(source.flux.values, dtype=float)
+        error = np.asarray(source.error.values, dtype=float)
+        chi = np.where(good, (data - model) / np.where(good, error, 1.0), 0.0)
+        chi2 = float(np.sum(chi**2))
+        n_good = int(good.sum())
+        unit = {"units": "1e-17 erg/s/cm^2/A"}
+        variables = {
+            "data": ("wavelength", data, unit),
+            "error": ("wavelength", error, unit),
+            "model": ("wavelength", model, unit),
+            "residual": ("wavelength", data - model, unit),
+            "mask": ("wavelength", ~good),
+        }
+        for name, part in parts.items():
+            variables[f"component_{name}"] = ("wavelength", np.asarray(part, dtype=float), unit)
+        out[frame.letter] = xr.Dataset(
+            variables,
+            coords={"wavelength": source.wavelength},
+            attrs={
+                "letter": frame.letter,
+                "chi2": chi2,
+                "n_good": n_good,
+                "n_free": n_free,
+                "reduced_chi2": chi2 / n_good if n_good else float("nan"),
+                "weight": frame.weight,
+                "redshift": float(source.attrs.get("redshift", 0.0)),
+            },
+        )
+    return out

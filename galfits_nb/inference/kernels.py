@@ -27,7 +27,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from galfits_nb.inference.likelihood import ImagingProblem, problem_values
+from galfits_nb.inference.likelihood import ImagingProblem, problem_spectrum_residuals, problem_values
 from galfits_nb.models import scene as scene_module
 from galfits_nb.models.scene import ImageArrays, ImageFrame, scene_parameter_names
 
@@ -40,6 +40,7 @@ __all__ = [
     "image_residuals",
     "image_jacobian",
     "evaluate",
+    "spectrum_jacobian",
 ]
 
 
@@ -135,6 +136,8 @@ def local_values(u: jax.Array, problem: ImagingProblem) -> jax.Array:
     values = problem_values(u, problem)
     values.update(dict.fromkeys(_NO_SHIFT, jnp.zeros((), u.dtype)))
     names = [name for layout in image_layouts(problem) for name in layout.names]
+    if not names:  # a spectrum-only problem
+        return jnp.zeros((0,), u.dtype)
     return jnp.stack([jnp.asarray(values[name], dtype=u.dtype) for name in names])
 
 
@@ -231,7 +234,34 @@ def evaluate(u: jax.Array, problem: ImagingProblem, with_jacobian: bool):
             r, model = image_residuals(local, arrays, layout.frame)
         chi2 = chi2 + jnp.dot(r, r)
         models.append(model)
+    if problem.spectra is not None:
+        if with_jacobian:
+            r, spectra, jacobian = spectrum_jacobian(u, problem)
+            jtj = jtj + jacobian.T @ jacobian
+            jtr = jtr + jacobian.T @ r
+        else:
+            r, spectra = _spectrum_residuals_jit(u, problem)
+        chi2 = chi2 + jnp.dot(r, r)
+        models.extend(spectra)
     return chi2, tuple(models), ((jtj, jtr) if with_jacobian else None)
+
+
+@jax.jit
+def _spectrum_residuals_jit(u: jax.Array, problem: ImagingProblem):
+    return problem_spectrum_residuals(u, problem)
+
+
+@jax.jit
+def spectrum_jacobian(u: jax.Array, problem: ImagingProblem) -> tuple[jax.Array, tuple[jax.Array, ...], jax.Array]:
+    """Spectrum residuals, model spectra and the residuals' Jacobian in ``u``, shape (n_pix, n_free).
+
+    The spectra read parameters of every kind (shapes through the aperture,
+    SED, AGN, lines), so their Jacobian is taken in ``u`` directly, in
+    forward mode (one tangent per free parameter).
+    """
+    r, linear, spectra = jax.linearize(lambda v: problem_spectrum_residuals(v, problem), u, has_aux=True)
+    jacobian = jax.vmap(linear, out_axes=1)(jnp.eye(u.shape[0], dtype=u.dtype))
+    return r, spectra, jacobian
 
 
 @jax.jit

@@ -36,6 +36,7 @@ from galfits_nb.inference.parameters import ParameterTable
 from galfits_nb.models import scene as scene_module
 from galfits_nb.models.scene import ImagingScene
 from galfits_nb.models.sed_scene import SEDScene, sed_log_fluxes
+from galfits_nb.models.spectrum_scene import SpectrumScene, spectrum_residuals
 
 __all__ = [
     "ParameterSpace",
@@ -55,6 +56,7 @@ __all__ = [
     "problem_residuals",
     "problem_chi2",
     "problem_models",
+    "problem_spectrum_residuals",
 ]
 
 
@@ -138,16 +140,25 @@ class ImagingProblem(NamedTuple):
     scene : ImagingScene
     sed : SEDScene or None
         Computes the fluxes of SED-mode images (``I15 = 1``).
+    spectra : SpectrumScene or None
+        The spectra fitted jointly with the images (their residuals follow
+        the images' in the residual vector).
     """
 
     space: ParameterSpace
     scene: ImagingScene
     sed: SEDScene | None = None
+    spectra: SpectrumScene | None = None
 
 
-def imaging_problem(scene: ImagingScene, table: ParameterTable, sed: SEDScene | None = None) -> ImagingProblem:
-    """Pair a scene (and its SED model) with the table whose free parameters a fit moves."""
-    return ImagingProblem(parameter_space(table), scene, sed)
+def imaging_problem(
+    scene: ImagingScene,
+    table: ParameterTable,
+    sed: SEDScene | None = None,
+    spectra: SpectrumScene | None = None,
+) -> ImagingProblem:
+    """Pair a scene (its SED model, its spectra) with the table whose free parameters a fit moves."""
+    return ImagingProblem(parameter_space(table), scene, sed, spectra)
 
 
 # ---------------------------------------------------------------------------
@@ -239,8 +250,22 @@ def problem_values(u: jax.Array, problem: ImagingProblem) -> dict[str, jax.Array
 
 
 def problem_residuals(u: jax.Array, problem: ImagingProblem) -> jax.Array:
-    """Weighted residual vector at ``u``; shape (scene.n_pixels,)."""
-    return weighted_residuals(problem_values(u, problem), problem.scene)
+    """Weighted residual vector at ``u``: images, then spectra.
+
+    Returns
+    -------
+    array of shape (scene.n_pixels + spectra.n_pixels,)
+    """
+    values = problem_values(u, problem)
+    parts = [weighted_residuals(values, problem.scene)] if problem.scene.frames else []
+    if problem.spectra is not None:
+        parts.append(spectrum_residuals(values, problem.spectra)[0])
+    return jnp.concatenate(parts) if parts else jnp.zeros((0,), u.dtype)
+
+
+def problem_spectrum_residuals(u: jax.Array, problem: ImagingProblem) -> tuple[jax.Array, tuple[jax.Array, ...]]:
+    """Weighted residuals of the spectra alone and the model spectra at ``u``."""
+    return spectrum_residuals(problem_values(u, problem), problem.spectra)
 
 
 def problem_chi2(u: jax.Array, problem: ImagingProblem) -> jax.Array:
@@ -251,5 +276,9 @@ def problem_chi2(u: jax.Array, problem: ImagingProblem) -> jax.Array:
 
 @jax.jit
 def problem_models(u: jax.Array, problem: ImagingProblem) -> list[jax.Array]:
-    """Model images at ``u`` (jitted; compiled once per scene layout)."""
-    return scene_module.render_scene(problem_values(u, problem), problem.scene)
+    """Model images, then model spectra, at ``u`` (jitted; compiled once per scene layout)."""
+    values = problem_values(u, problem)
+    models = list(scene_module.render_scene(values, problem.scene))
+    if problem.spectra is not None:
+        models += list(spectrum_residuals(values, problem.spectra)[1])
+    return models

@@ -427,7 +427,8 @@ def levenberg_marquardt(problem: ImagingProblem, settings: LMSettings = LMSettin
             jnp.zeros((n,), u.dtype),
             jnp.asarray(settings.initial_damping, u.dtype),
             jnp.asarray(2.0, u.dtype),
-            tuple(jnp.zeros(frame.shape, u.dtype) for frame in problem.scene.frames),
+            tuple(jnp.zeros(frame.shape, u.dtype) for frame in problem.scene.frames)
+            + (tuple(jnp.zeros_like(a.data) for a in problem.spectra.spectra) if problem.spectra is not None else ()),
         )
         return FitState(u, u, jnp.asarray(jnp.inf, u.dtype), extra)
 

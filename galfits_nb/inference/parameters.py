@@ -280,10 +280,14 @@ def build_parameter_table(config: Config) -> ParameterTable:
     ConfigError
         Two components with the same name.
     """
+    from galfits_nb.models.agn import agn_parameter_rows  # models import this module
+    from galfits_nb.models.spectrum_scene import galaxy_line_rows
+
     rows: list[ParamRow] = []
     for galaxy in config.galaxies:
         rows.append(_row(f"z_{galaxy.name}", galaxy.redshift))
         rows.append(_row(f"specnorm_{galaxy.name}", galaxy.spec_norm))
+        rows += galaxy_line_rows(galaxy)
     components: list[str] = []
     for profile in config.profiles:
         name = profile.name
@@ -314,6 +318,13 @@ def build_parameter_table(config: Config) -> ParameterTable:
                     rows.append(_row(f"{name}_Thotdust", value[1]))
             else:
                 rows.append(_row(f"{name}_{key}", value))
+        try:
+            rows += agn_parameter_rows(nucleus)
+        except ConfigError:
+            # A nucleus without its AGN keys can still be a point source with
+            # free fluxes; a spectrum or SED-mode image that needs its model
+            # raises this error when it is built (agn_spec).
+            pass
     for star in config.stars:
         components.append(star.name)
         rows += [_row(f"{star.name}_{key}", p) for key, p in star.params]

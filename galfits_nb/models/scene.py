@@ -79,7 +79,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -88,7 +88,6 @@ import xarray as xr
 
 from galfits_nb.config.spec import Config
 from galfits_nb.errors import ConfigError
-from galfits_nb.inference.parameters import ParameterTable, band_labels
 from galfits_nb.models.profiles import (
     DEFAULT_SAMPLING,
     PROFILE_PARAMETERS,
@@ -99,6 +98,9 @@ from galfits_nb.models.profiles import (
 )
 from galfits_nb.models.psf import convolve, point_source_image, psf_transform, upsample_psf
 from galfits_nb.models.sky import polynomial_degree, polynomial_sky_image
+
+if TYPE_CHECKING:  # the inference package imports this module
+    from galfits_nb.inference.parameters import ParameterTable
 
 __all__ = [
     "ComponentSpec",
@@ -566,6 +568,8 @@ def build_imaging_scene(
         parameter the table lacks, or no image to fit.
     """
     sed_fluxes = frozenset(sed_fluxes)
+    from galfits_nb.inference.parameters import band_labels  # inference imports this module
+
     labels = band_labels(config)
     base_components = imaging_components(config)
     frames: list[ImageFrame] = []

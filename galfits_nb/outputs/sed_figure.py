@@ -10,7 +10,11 @@ What is drawn
   the residuals (data - model) over the band's unmasked pixels, i.e. the
   light in the cut-out with the model standing in for masked pixels and for
   the profile beyond the cut-out edge; error ``sqrt(sum sigma^2)`` over the
-  unmasked pixels (filled circles with error bars).
+  unmasked pixels (filled circles with error bars);
+* with ``spectrum_points``, each fitted spectrum binned to about 200 points
+  (:func:`binned_spectrum`): the data (small grey points with error bars)
+  and its model (a line). The spectrum is the light inside the fibre or slit
+  times its normalisation, so it may lie below the components' total.
 """
 
 from __future__ import annotations
@@ -24,7 +28,10 @@ import xarray as xr
 
 from galfits_nb.atomic import atomic_path
 
-__all__ = ["band_photometry", "sed_figure", "write_sed_png"]
+__all__ = ["band_photometry", "binned_spectrum", "sed_figure", "write_sed_png"]
+
+SPECTRUM_UNIT = 1e-17
+"""erg/s/cm^2/A per unit of a fitted spectrum (``FitResult.spectra``)."""
 
 
 def band_photometry(
@@ -77,10 +84,64 @@ def band_photometry(
     return xr.Dataset(data, coords={"band": list(labels)})
 
 
+def binned_spectrum(ds: xr.Dataset, n_bins: int = 200) -> xr.Dataset:
+    """A fitted spectrum binned for the SED figure, in erg/s/cm^2/A.
+
+    The unmasked pixels are split, in wavelength order, into ``n_bins``
+    groups of consecutive pixels with (nearly) equal counts; each bin holds
+    the inverse-variance weighted mean of the data and, with the same
+    weights, of the model. A bin may span a masked gap.
+
+    Parameters
+    ----------
+    ds : xr.Dataset
+        One entry of ``FitResult.spectra``: ``data``, ``error``, ``model``,
+        ``mask`` (True = excluded) over ``wavelength`` (observed, A), in
+        1e-17 erg/s/cm^2/A.
+    n_bins : int
+        Number of bins (fewer when fewer pixels are good).
+
+    Returns
+    -------
+    xr.Dataset
+        Over ``wavelength`` (mean of the bin's pixels, A; shape (n,) with
+        n <= n_bins): ``data``, ``error`` (``1 / sqrt(sum w)``), ``model``
+        in erg/s/cm^2/A; attrs ``letter``.
+    """
+    wave = np.asarray(ds.wavelength.values, dtype=float)
+    data = np.asarray(ds.data.values, dtype=float)
+    model = np.asarray(ds.model.values, dtype=float)
+    error = np.asarray(ds.error.values, dtype=float)
+    bad = np.asarray(ds["mask"].values, dtype=bool) if "mask" in ds else np.zeros(wave.shape, bool)
+    good = np.flatnonzero(~bad & np.isfinite(data) & np.isfinite(error) & (error > 0))
+    groups = [g for g in np.array_split(good, min(n_bins, good.size)) if g.size] if good.size else []
+    out = np.zeros((4, len(groups)))
+    for k, idx in enumerate(groups):
+        weight = 1.0 / error[idx] ** 2
+        total = weight.sum()
+        out[:, k] = (
+            wave[idx].mean(),
+            (weight * data[idx]).sum() / total,
+            1.0 / np.sqrt(total),
+            (weight * model[idx]).sum() / total,
+        )
+    unit = {"units": "erg/s/cm2/Angstrom"}
+    return xr.Dataset(
+        {
+            "data": ("wavelength", out[1] * SPECTRUM_UNIT, unit),
+            "error": ("wavelength", out[2] * SPECTRUM_UNIT, unit),
+            "model": ("wavelength", out[3] * SPECTRUM_UNIT, unit),
+        },
+        coords={"wavelength": ("wavelength", out[0], {"units": "Angstrom"})},
+        attrs={"letter": ds.attrs.get("letter", "")},
+    )
+
+
 def sed_figure(
     spectra: Mapping[str, tuple[np.ndarray, np.ndarray]],
     photometry: xr.Dataset,
     title: str | None = None,
+    spectrum_points: Mapping[str, xr.Dataset] | None = None,
 ):
     """Component SEDs, model band fluxes and measured photometry, log-log.
 
@@ -91,6 +152,9 @@ def sed_figure(
     photometry : xr.Dataset
         From :func:`band_photometry`.
     title : str, optional
+    spectrum_points : mapping of letter to xr.Dataset, optional
+        Binned spectra (:func:`binned_spectrum`) drawn as points with their
+        binned model; the axes widen to show them.
 
     Returns
     -------
@@ -102,6 +166,10 @@ def sed_figure(
     ax = fig.add_subplot()
     pivot_um = photometry.pivot.values / 1e4
     lo, hi = pivot_um.min() / 1.6, pivot_um.max() * 1.6
+    binned = [points for points in (spectrum_points or {}).values() if points.sizes.get("wavelength", 0)]
+    for points in binned:
+        um = points.wavelength.values / 1e4
+        lo, hi = min(lo, um.min() / 1.1), max(hi, um.max() * 1.1)
     peak = []
     for name, (wave, flux) in spectra.items():
         um = np.asarray(wave) / 1e4
@@ -119,12 +187,22 @@ def sed_figure(
         ms=4,
         label="measured (cut-out)",
     )
+    spectrum_values = []
+    for points in binned:
+        um = points.wavelength.values / 1e4
+        flux, model = points.data.values, points.model.values
+        shown = flux > 0
+        name = f"spectrum {points.attrs['letter']}" if points.attrs.get("letter") else "spectrum"
+        ax.errorbar(um[shown], flux[shown], yerr=points.error.values[shown], fmt=".", color="0.45", ms=2,
+                    elinewidth=0.5, zorder=1, label=name)
+        ax.plot(um[model > 0], model[model > 0], color="darkorange", lw=1.0, zorder=2, label=f"{name} model")
+        spectrum_values += [flux[shown], model[model > 0]]
     for x, label in zip(pivot_um, photometry.band.values):
         ax.annotate(str(label), (x, photometry.model.values[list(pivot_um).index(x)]), fontsize=6,
                     xytext=(0, -12), textcoords="offset points", ha="center")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    values = np.concatenate([photometry.model.values, photometry.measured.values])
+    values = np.concatenate([photometry.model.values, photometry.measured.values, *spectrum_values])
     values = values[values > 0]
     top = max(values.max(), max(peak) if peak else values.max()) * 3
     ax.set_ylim(values.min() / 10, top)
@@ -143,9 +221,10 @@ def write_sed_png(
     photometry: xr.Dataset,
     title: str | None = None,
     dpi: int = 110,
+    spectrum_points: Mapping[str, xr.Dataset] | None = None,
 ) -> Path:
     """Write :func:`sed_figure` as a PNG, atomically; returns the path."""
-    fig = sed_figure(spectra, photometry, title)
+    fig = sed_figure(spectra, photometry, title, spectrum_points)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=dpi, format="png")
     return Path(path)

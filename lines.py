@@ -1,0 +1,2 @@
+DOUBLET_RATIOS = {}
+air_to_vacuum = line_wavelength = None

@@ -1,0 +1,1 @@
+spectral_templates = template_fwhm = None
