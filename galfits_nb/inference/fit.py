@@ -62,7 +62,7 @@ from galfits_nb.models.spectrum_scene import (
 )
 from galfits_nb.models.sky import polynomial_degree, polynomial_terms
 
-__all__ = ["FitResult", "fit_images", "imaging_table", "start_fluxes", "FIT_METHODS", "DEFAULT_NUM_STEPS"]
+__all__ = ["FitResult", "fit_images", "build_scenes", "imaging_table", "start_fluxes", "FIT_METHODS", "DEFAULT_NUM_STEPS"]
 
 FIT_METHODS = ("lm", "lbfgs", "optimizer", "adam")
 """Methods of :func:`fit_images`; ``optimizer`` (GalfitS's name) and ``adam`` are the same."""
@@ -201,6 +201,50 @@ def start_fluxes(table: ParameterTable, scene: ImagingScene) -> ParameterTable:
     return table.with_values(updates) if updates else table
 
 
+def build_scenes(
+    config: Config,
+    tree: xr.DataTree,
+    table: ParameterTable,
+    *,
+    sampling: Sampling = DEFAULT_SAMPLING,
+    padding: int | None = None,
+    psf_upsampling: int = DEFAULT_PSF_UPSAMPLING,
+    sed_options: dict | None = None,
+    spectra: bool = True,
+    weight_spec: float = 1.0,
+) -> tuple[ImagingScene, SEDScene | None, SpectrumScene | None]:
+    """The imaging scene, SED model and spectrum scene a fit of ``config`` needs.
+
+    Arguments as for :func:`fit_images`.
+
+    Raises
+    ------
+    ConfigError
+        Nothing to fit, or what the scene builders raise.
+    """
+    options = dict(sed_options or {})
+    sed = build_sed_scene(config, **options)
+    if any(atlas.images for atlas in config.atlases):
+        scene = build_imaging_scene(
+            config,
+            tree,
+            table,
+            sampling=sampling,
+            padding=padding,
+            psf_upsampling=psf_upsampling,
+            sed_fluxes=sed.flux_names if sed is not None else (),
+        )
+    else:
+        scene = ImagingScene((), ())
+    spectrum_scene = None
+    if spectra:
+        spectrum_options = {k: v for k, v in options.items() if k in ("templates", "cosmology", "energy_balance")}
+        spectrum_scene = build_spectrum_scenes(config, tree, scene, weight=weight_spec, **spectrum_options)
+    if not scene.frames and spectrum_scene is None:
+        raise ConfigError("nothing to fit: no atlas (A2/A5) lists an image or a spectrum")
+    return scene, sed, spectrum_scene
+
+
 def _fitter(method: str, problem: ImagingProblem, learning_rate: float, tolerance: float, optimizer):
     if optimizer is not None:
         return optimize.optax_fitter(problem, optimizer, tolerance=None, name=method)
@@ -230,6 +274,7 @@ def fit_images(
     sed_options: dict | None = None,
     spectra: bool = True,
     weight_spec: float = 1.0,
+    line_starts: bool = True,
 ) -> FitResult:
     """Fit the images of a config: photometry mode (``I15 = 0``) and SED mode (``I15 = 1``).
 
@@ -275,6 +320,9 @@ def fit_images(
         False for an imaging-only fit of the same config.
     weight_spec : float
         Factor on the spectra's chi^2 (``--weight_spec``).
+    line_starts : bool
+        Start emission-line luminosities still at their defaults from the
+        spectrum (:mod:`galfits_nb.inference.spectrum_start`).
 
     Returns
     -------
@@ -290,27 +338,22 @@ def fit_images(
     if method not in FIT_METHODS:
         raise ConfigError(f"unknown fit method {method!r}; expected one of {', '.join(FIT_METHODS)}")
     table = build_parameter_table(config) if table is None else table
-    options = dict(sed_options or {})
-    sed = build_sed_scene(config, **options)
-    if any(atlas.images for atlas in config.atlases):
-        scene = build_imaging_scene(
-            config,
-            tree,
-            table,
-            sampling=sampling,
-            padding=padding,
-            psf_upsampling=psf_upsampling,
-            sed_fluxes=sed.flux_names if sed is not None else (),
-        )
-    else:
-        scene = ImagingScene((), ())
-    spectrum_scene = None
-    if spectra:
-        spectrum_options = {k: v for k, v in options.items() if k in ("templates", "cosmology", "energy_balance")}
-        spectrum_scene = build_spectrum_scenes(config, tree, scene, weight=weight_spec, **spectrum_options)
-    if not scene.frames and spectrum_scene is None:
-        raise ConfigError("nothing to fit: no atlas (A2/A5) lists an image or a spectrum")
+    scene, sed, spectrum_scene = build_scenes(
+        config,
+        tree,
+        table,
+        sampling=sampling,
+        padding=padding,
+        psf_upsampling=psf_upsampling,
+        sed_options=sed_options,
+        spectra=spectra,
+        weight_spec=weight_spec,
+    )
     fit_table = start_fluxes(imaging_table(table, scene, sed, spectrum_scene), scene)
+    if spectrum_scene is not None and line_starts:
+        from galfits_nb.inference.spectrum_start import start_line_luminosities
+
+        fit_table = start_line_luminosities(fit_table, build_parameter_table(config), spectrum_scene, tree)
     problem = imaging_problem(scene, fit_table, sed, spectrum_scene)
     free = fit_table.free_names
     steps = DEFAULT_NUM_STEPS[method] if num_steps is None else int(num_steps)

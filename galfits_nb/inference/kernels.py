@@ -26,6 +26,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from galfits_nb.inference.likelihood import ImagingProblem, problem_spectrum_residuals, problem_values
 from galfits_nb.models import scene as scene_module
@@ -256,14 +257,46 @@ def spectrum_jacobian(u: jax.Array, problem: ImagingProblem) -> tuple[jax.Array,
     """Spectrum residuals, model spectra and the residuals' Jacobian in ``u``, shape (n_pix, n_free).
 
     The spectra read parameters of every kind (shapes through the aperture,
-    SED, AGN, lines), so their Jacobian is taken in ``u`` directly, in
-    forward mode (one tangent per free parameter).
+    SED, AGN, lines), so their Jacobian is taken in ``u``, in forward mode,
+    with the aperture fractions held apart: rendering the components onto
+    the reference image is the costly part, and the fractions depend only
+    on the few shape parameters, so their Jacobian is taken in those alone
+    and chained (``dr/du = dr/du|_fractions + dr/dfractions dfractions/dshape
+    dshape/du``).
     """
-    r, linear, spectra = jax.linearize(lambda v: problem_spectrum_residuals(v, problem), u, has_aux=True)
-    jacobian = jax.vmap(linear, out_axes=1)(jnp.eye(u.shape[0], dtype=u.dtype))
-    return r, spectra, jacobian
+    from galfits_nb.models.spectrum_scene import aperture_fractions, aperture_parameter_names, spectrum_residuals
 
+    spectra = problem.spectra
+    names = aperture_parameter_names(spectra)
+    values = problem_values(u, problem)
+    eye = jnp.eye(u.shape[0], dtype=u.dtype)
 
-@jax.jit
-def _local_values_jit(u: jax.Array, problem: ImagingProblem) -> jax.Array:
-    return local_values(u, problem)
+    def fractions_of(local: jax.Array) -> tuple[jax.Array, ...]:
+        updated = dict(values)
+        updated.update({name: local[j] for j, name in enumerate(names)})
+        return tuple(aperture_fractions(updated, f, a) for f, a in zip(spectra.frames, spectra.spectra))
+
+    def residual(v: jax.Array, fractions: tuple[jax.Array, ...]):
+        return spectrum_residuals(problem_values(v, problem), spectra, fractions)
+
+    if names:
+        local = jnp.stack([jnp.asarray(values[name], u.dtype) for name in names])
+        fractions, frac_linear = jax.linearize(fractions_of, local)
+        frac_jac = jax.vmap(frac_linear, out_axes=-1)(jnp.eye(len(names), dtype=u.dtype))
+        local_jac = jax.jacfwd(lambda v: jnp.stack([jnp.asarray(problem_values(v, problem)[n], u.dtype) for n in names]))(u)
+    else:
+        fractions = fractions_of(jnp.zeros((0,), u.dtype))
+    r, linear, models = jax.linearize(lambda v: residual(v, fractions), u, has_aux=True)
+    jacobian = jax.vmap(linear, out_axes=1)(eye)
+    if names:
+        flat = jnp.concatenate(fractions)
+        split = [f.shape[0] for f in fractions]
+
+        def by_fractions(f_flat):
+            parts = tuple(jnp.split(f_flat, np.cumsum(split)[:-1]))
+            return residual(u, parts)[0]
+
+        d_fractions = jax.jacfwd(by_fractions)(flat)  # (n_pix, n_fractions)
+        d_local = jnp.concatenate(frac_jac, axis=0)  # (n_fractions, n_local)
+        jacobian = jacobian + d_fractions @ (d_local @ local_jac)
+    return r, models, jacobian

@@ -45,6 +45,7 @@ from galfits_nb.errors import ConfigError
 from galfits_nb.models import cosmology as cosmo
 from galfits_nb.models import dust as dust_model
 from galfits_nb.models import igm as igm_model
+from galfits_nb.models.agn import agn_parameter_names, agn_spec, agn_spectrum, load_feii_template
 from galfits_nb.models.bands import BandResponses, band_responses, image_unit_factor, line_weights, pixel_weights
 from galfits_nb.models.sed import SEDInputs, SEDParts, component_sed, ionising_pixels, sed_parts
 from galfits_nb.models.sfh import binned_sfh, burst_sfh, conti_sfh
@@ -55,6 +56,7 @@ __all__ = [
     "SEDComponent",
     "SEDGalaxy",
     "SEDStar",
+    "SEDNucleus",
     "GalaxyArrays",
     "SEDScene",
     "build_sed_scene",
@@ -144,6 +146,28 @@ class SEDGalaxy(NamedTuple):
     fixed: bool
 
 
+class SEDNucleus(NamedTuple):
+    """A nucleus in SED-mode images; static.
+
+    Attributes
+    ----------
+    name : str
+    spec : AGNSpec
+        Static AGN model (:func:`galfits_nb.models.agn.agn_spec`).
+    galaxy : int
+        Index into :attr:`SEDScene.galaxies` whose redshift, distance and
+        band matrices it uses (its own entry in the full layout, the first
+        galaxy in the seed's).
+    imgnorm : str
+        N26, a factor on its image fluxes ('' for 1).
+    """
+
+    name: str
+    spec: object
+    galaxy: int
+    imgnorm: str = ""
+
+
 class GalaxyArrays(NamedTuple):
     """Arrays of one galaxy (pytree leaves).
 
@@ -194,6 +218,10 @@ class SEDScene:
         Template pixels below 912 A (static).
     stars : tuple of SEDStar
         Foreground stars (static).
+    nuclei : tuple of SEDNucleus
+        AGN (static).
+    feii : FeIITemplate or None
+        The nuclei's FeII template.
     star_matrix : array of shape (n_band, n_wave)
         Image units per erg/s/cm^2/A of a star's f_lambda pixel means on the
         template grid read as observed wavelengths (no redshift).
@@ -213,6 +241,8 @@ class SEDScene:
     n_ionising: int = 0
     stars: tuple[SEDStar, ...] = ()
     star_matrix: jax.Array | None = None
+    nuclei: tuple[SEDNucleus, ...] = ()
+    feii: object = None
 
     def flux_name(self, component: str, label: str) -> str:
         """The ``logNorm_<component>_<label>`` a frame reads."""
@@ -221,14 +251,16 @@ class SEDScene:
     @property
     def flux_names(self) -> tuple[str, ...]:
         """Every flux name this scene produces."""
-        names = [c.name for c in self.components] + [star.name for star in self.stars]
+        names = [c.name for c in self.components] + [n.name for n in self.nuclei] + [star.name for star in self.stars]
         return tuple(self.flux_name(name, label) for name in names for label in self.labels)
 
 
 jax.tree_util.register_dataclass(
     SEDScene,
-    data_fields=["templates", "galaxy_arrays", "bands", "unit_factors", "distances", "igm", "galactic", "star_matrix"],
-    meta_fields=["components", "galaxies", "labels", "redshifts", "n_ionising", "stars"],
+    data_fields=[
+        "templates", "galaxy_arrays", "bands", "unit_factors", "distances", "igm", "galactic", "star_matrix", "feii",
+    ],
+    meta_fields=["components", "galaxies", "labels", "redshifts", "n_ionising", "stars", "nuclei"],
 )
 
 
@@ -350,6 +382,15 @@ def component_band_fluxes(values: dict[str, jax.Array], scene: SEDScene) -> dict
         pieces = _sfh_pieces(component, values, universe_age)
         sed = component_sed(scene.templates, pieces, _inputs(component, values), component.parts, scene.n_ionising)
         out[component.name] = cont_m @ sed.continuum + line_m @ sed.lines
+    for nucleus in scene.nuclei:
+        if nucleus.galaxy not in states:
+            states[nucleus.galaxy] = _galaxy_state(nucleus.galaxy, values, scene)
+        cont_m = states[nucleus.galaxy][0]
+        edges = jnp.asarray(scene.templates.stellar.wavelength_edges)
+        # L_sun/A (a quasar's 1e44 erg/s would overflow float32 in erg/s).
+        agn = agn_spectrum(edges, values, nucleus.spec, scene.feii, unit_erg_s=L_SUN_ERG_S).total
+        norm = values[nucleus.imgnorm] if nucleus.imgnorm else 1.0
+        out[nucleus.name] = norm * (cont_m @ agn)
     wavelength = jnp.asarray(scene.templates.stellar.wavelength)
     for star in scene.stars:
         spectrum = star_flux_density(wavelength, values[star.teff], values[star.log_l])
@@ -387,6 +428,15 @@ def sed_parameter_names(scene: SEDScene) -> dict[str, tuple[str, ...]]:
         names = tuple(dict.fromkeys(n for n in names if n))
         for label in scene.labels:
             deps[scene.flux_name(component.name, label)] = names
+    for nucleus in scene.nuclei:
+        galaxy = scene.galaxies[nucleus.galaxy]
+        names = list(agn_parameter_names(nucleus.spec))
+        if galaxy.redshift and not galaxy.fixed:
+            names.append(galaxy.redshift)
+        if nucleus.imgnorm:
+            names.append(nucleus.imgnorm)
+        for label in scene.labels:
+            deps[scene.flux_name(nucleus.name, label)] = tuple(dict.fromkeys(names))
     for star in scene.stars:
         for label in scene.labels:
             deps[scene.flux_name(star.name, label)] = (star.teff, star.log_l)
@@ -504,13 +554,6 @@ def build_sed_scene(
     if not labels:
         return None
     by_label = {all_labels[im.letter]: im for im in config.images}
-    for nucleus in config.nuclei:
-        raise _error(
-            config,
-            f"N{nucleus.letter}1",
-            f"nucleus {nucleus.name!r}: AGN SEDs in SED-mode images are not available yet; "
-            "set I15) 0 for the images or remove the nucleus",
-        )
     templates = load_templates() if templates is None else templates
     cosmology = cosmo.default_cosmology() if cosmology is None else cosmology
     distances = cosmo.distance_table(cosmology)
@@ -538,6 +581,30 @@ def build_sed_scene(
         redshifts.append(float(galaxy.redshift.value))
         for letter in galaxy.profiles:
             galaxy_of[letter] = len(galaxies) - 1
+    nuclei = []
+    for nucleus in config.nuclei:
+        try:
+            spec = agn_spec(nucleus)
+        except ConfigError as err:
+            raise _error(
+                config, err.key or f"N{nucleus.letter}1",
+                f"nucleus {nucleus.name!r} in SED-mode images (I15 = 1) needs its AGN model: {err.detail}",
+            ) from None
+        if nucleus.layout == "full":
+            z_param = nucleus.get("z")
+            fixed = (not z_param.vary) if fixed_redshift is None else bool(fixed_redshift)
+            galaxies.append(SEDGalaxy(nucleus.name, f"z_{nucleus.name}", fixed))
+            ebvs.append(float(nucleus.ebv_galactic or 0.0))
+            redshifts.append(float(z_param.value))
+            index = len(galaxies) - 1
+            imgnorm = f"{nucleus.name}_imgnorm" if nucleus.get("imgnorm") is not None else ""
+        else:
+            if not galaxies:
+                galaxies.append(SEDGalaxy("", "", True))
+                ebvs.append(0.0)
+                redshifts.append(float(config.region.redshift))
+            index, imgnorm = 0, ""
+        nuclei.append(SEDNucleus(nucleus.name, spec, index, imgnorm))
     components = []
     for profile in config.profiles:
         if profile.sed is None:
@@ -602,6 +669,8 @@ def build_sed_scene(
         n_ionising=ionising_pixels(templates.stellar.wavelength),
         stars=tuple(stars),
         star_matrix=jnp.asarray(star_matrix, dtype),
+        nuclei=tuple(nuclei),
+        feii=load_feii_template() if any(n.spec.feii for n in nuclei) else None,
     )
 
 

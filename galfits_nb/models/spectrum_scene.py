@@ -100,6 +100,7 @@ __all__ = [
     "model_spectrum",
     "spectrum_residuals",
     "spectrum_parameter_names",
+    "aperture_parameter_names",
     "galaxy_line_rows",
     "build_spectrum_scenes",
 ]
@@ -394,7 +395,10 @@ def _redshift(name: str, fixed_value: float, fixed: bool, values: dict[str, jax.
 
 
 def spectrum_components(
-    values: dict[str, jax.Array], frame: SpectrumFrame, arrays: SpectrumArrays
+    values: dict[str, jax.Array],
+    frame: SpectrumFrame,
+    arrays: SpectrumArrays,
+    fractions: jax.Array | None = None,
 ) -> dict[str, jax.Array]:
     """Each component's contribution to the model spectrum, 1e-17 erg/s/cm^2/A.
 
@@ -403,6 +407,8 @@ def spectrum_components(
     values : dict of str to scalar arrays
         Parameter values by name.
     frame, arrays : SpectrumFrame, SpectrumArrays
+    fractions : array of shape (n_components,), optional
+        The aperture fractions when already known (:func:`aperture_fractions`).
 
     Returns
     -------
@@ -411,7 +417,8 @@ def spectrum_components(
         Fractions and normalisations are applied.
     """
     dtype = arrays.data.dtype
-    fractions = aperture_fractions(values, frame, arrays)
+    if fractions is None:
+        fractions = aperture_fractions(values, frame, arrays)
     out: dict[str, jax.Array] = {}
     for index, component in enumerate(frame.components):
         galaxy = frame.galaxies[component.galaxy]
@@ -479,14 +486,28 @@ def _sigma_name(component: SEDComponent) -> str:
     return f"{component.name}_sigma"
 
 
-def model_spectrum(values: dict[str, jax.Array], frame: SpectrumFrame, arrays: SpectrumArrays) -> jax.Array:
+def model_spectrum(
+    values: dict[str, jax.Array],
+    frame: SpectrumFrame,
+    arrays: SpectrumArrays,
+    fractions: jax.Array | None = None,
+) -> jax.Array:
     """The model spectrum (sum of :func:`spectrum_components`), shape (n,)."""
-    parts = spectrum_components(values, frame, arrays)
+    parts = spectrum_components(values, frame, arrays, fractions)
     return sum(parts.values(), jnp.zeros_like(arrays.data))
 
 
-def spectrum_residuals(values: dict[str, jax.Array], scene: SpectrumScene) -> tuple[jax.Array, tuple[jax.Array, ...]]:
+def spectrum_residuals(
+    values: dict[str, jax.Array], scene: SpectrumScene, fractions: tuple[jax.Array, ...] | None = None
+) -> tuple[jax.Array, tuple[jax.Array, ...]]:
     """Weighted residuals ``sqrt(w) (model - data) / error`` of every spectrum, concatenated.
+
+    Parameters
+    ----------
+    values : dict of str to scalar arrays
+    scene : SpectrumScene
+    fractions : tuple of arrays, optional
+        Per spectrum, the aperture fractions when already known.
 
     Returns
     -------
@@ -495,11 +516,22 @@ def spectrum_residuals(values: dict[str, jax.Array], scene: SpectrumScene) -> tu
     """
     parts = []
     models = []
-    for frame, arrays in zip(scene.frames, scene.spectra):
-        model = model_spectrum(values, frame, arrays)
+    for index, (frame, arrays) in enumerate(zip(scene.frames, scene.spectra)):
+        model = model_spectrum(values, frame, arrays, None if fractions is None else fractions[index])
         parts.append((model - arrays.data) * arrays.inv_sigma * math.sqrt(frame.weight))
         models.append(model)
     return jnp.concatenate(parts), tuple(models)
+
+
+def aperture_parameter_names(scene: SpectrumScene) -> tuple[str, ...]:
+    """The parameters the aperture fractions read (shapes and centres), static."""
+    from galfits_nb.models.scene import scene_parameter_names
+
+    names: dict[str, None] = {}
+    for frame in scene.frames:
+        apertures = tuple(a for a in frame.apertures if a is not None)
+        names.update(dict.fromkeys(n for n in scene_parameter_names(apertures) if n not in (_UNIT_FLUX, _ZERO_SKY)))
+    return tuple(names)
 
 
 def spectrum_parameter_names(scene: SpectrumScene) -> tuple[str, ...]:

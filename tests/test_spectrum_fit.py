@@ -1,0 +1,87 @@
+"""Spectrum fits end to end: the real SDSS type-1 AGN spectrum, and the joint Jacobian."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from galfits_nb.config.lyric import read_lyric
+from galfits_nb.data.observation import read_observation
+from galfits_nb.inference.fit import fit_images
+
+AGN = Path(__file__).resolve().parents[2] / "shared" / "data" / "greeneho2004_id2" / "AGNspectrum.lyric"
+C_KMS = 299792.458
+
+
+@pytest.fixture(scope="module")
+def agn_fit():
+    if not AGN.exists():
+        pytest.skip("shared data not found")
+    config = read_lyric(AGN)
+    return config, fit_images(config, read_observation(config), method="lm", num_steps=80, progress=False)
+
+
+def test_agn_spectrum_fit_runs_and_fits_the_lines(agn_fit):
+    config, result = agn_fit
+    ds = result.spectra["a"]
+    assert np.isfinite(result.chi2)
+    # The whole range: chi^2/N ~ 2 (docs/spectra.md: no flux-calibration
+    # polynomial in the model; an honest bound, not the goal of ~1).
+    assert ds.attrs["reduced_chi2"] < 2.5
+    good = ~ds["mask"].values
+    wave = ds.wavelength.values
+    chi = (ds["residual"].values / ds["error"].values)[good]
+    z = 0.0295
+    for rest in (5008.24, 6564.61, 4862.68):  # [O III], H-alpha, H-beta (vacuum)
+        near = np.abs(wave[good] / (rest * (1 + z)) - 1) * C_KMS < 1500
+        assert near.sum() > 20
+        assert np.mean(chi[near] ** 2) < 4.0, rest
+
+
+def test_agn_spectrum_has_a_host_with_absorption_lines(agn_fit):
+    _, result = agn_fit
+    ds = result.spectra["a"]
+    host = ds["component_bulge"].values
+    agn = ds["component_AGN"].values
+    wave = ds.wavelength.values / 1.0295
+    window = (wave > 5050) & (wave < 5150)
+    assert np.median(host[window]) > 0.2 * np.median(agn[window])
+    # Ca II K and Mg b: the host model is deeper in the line than beside it.
+    for line, side in ((3934.8, 3910.0), (5176.7, 5230.0)):
+        inside = host[np.argmin(np.abs(wave - line))]
+        beside = host[np.argmin(np.abs(wave - side))]
+        assert inside < beside, line
+
+
+def test_agn_parameter_errors_are_finite(agn_fit):
+    _, result = agn_fit
+    for name in ("logM_bulge", "AGN_logL5100", "AGN_OIII_5007_n1_logL"):
+        assert np.isfinite(result.sigma[name]) and result.sigma[name] > 0, name
+
+
+def test_chained_spectrum_jacobian_equals_forward_mode(seed_folder):
+    """kernels.spectrum_jacobian (aperture fractions chained) == plain jacfwd of the residuals."""
+    import jax
+    import jax.numpy as jnp
+
+    from galfits_nb.inference import kernels
+    from galfits_nb.inference.fit import build_scenes, imaging_table
+    from galfits_nb.inference.likelihood import imaging_problem, problem_spectrum_residuals
+    from galfits_nb.inference.parameters import build_parameter_table
+
+    config = read_lyric(seed_folder / "seed_joint.lyric")
+    tree = read_observation(config)
+    table = build_parameter_table(config)
+    scene, sed, spectra = build_scenes(config, tree, table, psf_upsampling=1)
+    problem = imaging_problem(scene, imaging_table(table, scene, sed, spectra), sed, spectra)
+    u = jnp.asarray(problem.space.values[0] * 0 + 0.3) + jnp.zeros(problem.space.n_free)
+    r, _, jacobian = kernels.spectrum_jacobian(u, problem)
+    plain = jax.jacfwd(lambda v: problem_spectrum_residuals(v, problem)[0])(u)
+    scale = float(jnp.max(jnp.abs(plain)))
+    assert jacobian.shape == plain.shape
+    assert float(jnp.max(jnp.abs(jacobian - plain))) < 1e-4 * scale
+    # The shape columns are not zero: the spectrum does see the structure.
+    free = problem.space.free
+    assert float(jnp.max(jnp.abs(jacobian[:, free.index("bulge_Re")]))) > 0
