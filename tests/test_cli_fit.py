@@ -101,3 +101,17 @@ def test_ctrl_c_writes_the_best_parameters_so_far(photometry_config, tmp_path, m
     params = Table.read(tmp_path / f"{TARGET}.params", format="ascii")
     assert np.all(np.isfinite(params["value"]))
     assert (tmp_path / f"{TARGET}.model.fits").exists()
+
+
+def test_seed_command_line_writes_every_output(seed_folder, tmp_path):
+    """The seed's own command (`galfits joint_fit.lyric --work ./joint_output/ --num_s 30000`),
+    with --num_s 2: stage 1 and the joint stage run and write every file the seed lists."""
+    out = tmp_path / "joint_output"
+    status = main([str(seed_folder / "seed_joint.lyric"), "--work", str(out), "--num_s", "2", "--quiet"])
+    assert status == 0
+    for suffix in ("gssummary", "params", "residual.png", "sed.png", "spec.png", "model.fits"):
+        assert (out / f"{TARGET}.{suffix}").stat().st_size > 0, suffix
+    assert (out / "stage1_imaging" / f"{TARGET}.gssummary").exists()
+    header, images, table = read_gssummary(out / f"{TARGET}.gssummary")
+    assert header["fitting mode"] == "images + spectra"
+    assert len(images) == 3 and "logM_bulge" in list(table["pname"])

@@ -72,9 +72,14 @@ def test_seed_mock_tree(seed_folder):
 def test_demo_writes_config_params_and_observation(tmp_path):
     from galfits_nb.demo import run_demo
 
-    files = run_demo(tmp_path / "demo")
-    assert files["config"].exists() and files["params"].exists()
+    # Two steps per stage: the demo's whole path (mock, staged fit, every
+    # output) without the time to converge; the converged demo is `make demo`.
+    files = run_demo(tmp_path / "demo", num_steps=2)
+    assert files["config"].exists() and files["params"].exists() and files["truth"].exists()
     import xarray as xr
 
     tree = xr.open_datatree(files["observation"], engine="h5netcdf")
     assert "joint" in tree["atlas"].children and "a" in tree["spectra"].children
+    for role in ("gssummary", "residual_png", "sed_png", "spec_png", "model_fits", "stage1_gssummary"):
+        assert files[role].exists() and files[role].stat().st_size > 0, role
+    assert "# spectrum: a" in files["gssummary"].read_text()

@@ -11,7 +11,7 @@ Sources
 * Optical and infrared lines (lambda > 2000 A): the air wavelengths of the
   NIST Atomic Spectra Database (Kramida, Ralchenko, Reader & NIST ASD Team,
   version 5) converted to vacuum with :func:`air_to_vacuum` (Morton 2000).
-  They agree to 0.01 A with the vacuum values of the SDSS line list and of
+  They agree to 0.02 A with the vacuum values of the SDSS line list and of
   Vanden Berk et al. (2001, AJ 122, 549, Table 2).
 * Ultraviolet lines (lambda < 2000 A, where air wavelengths are not used) and
   the ultraviolet doublets / multiplets as single lines: Vanden Berk et al.
