@@ -274,7 +274,7 @@ def fit_images(
     sed_options: dict | None = None,
     spectra: bool = True,
     weight_spec: float = 1.0,
-    line_starts: bool = True,
+    line_starts: bool = False,
 ) -> FitResult:
     """Fit the images of a config: photometry mode (``I15 = 0``) and SED mode (``I15 = 1``).
 
@@ -321,8 +321,11 @@ def fit_images(
     weight_spec : float
         Factor on the spectra's chi^2 (``--weight_spec``).
     line_starts : bool
-        Start emission-line luminosities still at their defaults from the
-        spectrum (:mod:`galfits_nb.inference.spectrum_start`).
+        Start emission-line luminosities still at their defaults from a
+        measurement on the spectrum (:mod:`galfits_nb.inference.spectrum_start`).
+        Off by default: on the real J0249-0815 spectrum these starts led
+        Levenberg-Marquardt into a worse minimum than the defaults
+        (docs/spectra.md).
 
     Returns
     -------
