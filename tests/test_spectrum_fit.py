@@ -62,8 +62,13 @@ def test_agn_parameter_errors_are_finite(agn_fit):
         assert np.isfinite(result.sigma[name]) and result.sigma[name] > 0, name
 
 
+@pytest.mark.slow  # ~4 min on 2 cores: two Jacobian programs of the whole joint seed model compile
 def test_chained_spectrum_jacobian_equals_forward_mode(seed_folder):
-    """kernels.spectrum_jacobian (aperture fractions chained) == plain jacfwd of the residuals."""
+    """kernels.spectrum_jacobian (aperture fractions chained) == plain jacfwd of the residuals.
+
+    Float32 by default: agreement to 1e-3 of the largest entry (a missing
+    chain term would be of the order of the shape columns themselves).
+    """
     import jax
     import jax.numpy as jnp
 
@@ -82,7 +87,7 @@ def test_chained_spectrum_jacobian_equals_forward_mode(seed_folder):
     plain = jax.jacfwd(lambda v: problem_spectrum_residuals(v, problem)[0])(u)
     scale = float(jnp.max(jnp.abs(plain)))
     assert jacobian.shape == plain.shape
-    assert float(jnp.max(jnp.abs(jacobian - plain))) < 1e-4 * scale
+    assert float(jnp.max(jnp.abs(jacobian - plain))) < 1e-3 * scale
     # The shape columns are not zero: the spectrum does see the structure.
     free = problem.space.free
     assert float(jnp.max(jnp.abs(jacobian[:, free.index("bulge_Re")]))) > 0
