@@ -212,6 +212,7 @@ def build_scenes(
     sed_options: dict | None = None,
     spectra: bool = True,
     weight_spec: float = 1.0,
+    weight_images: float = 1.0,
 ) -> tuple[ImagingScene, SEDScene | None, SpectrumScene | None]:
     """The imaging scene, SED model and spectrum scene a fit of ``config`` needs.
 
@@ -234,6 +235,9 @@ def build_scenes(
             psf_upsampling=psf_upsampling,
             sed_fluxes=sed.flux_names if sed is not None else (),
         )
+        if weight_images != 1.0:
+            factor = float(np.sqrt(weight_images))
+            scene = ImagingScene(scene.frames, tuple(a._replace(inv_sigma=a.inv_sigma * factor) for a in scene.images))
     else:
         scene = ImagingScene((), ())
     spectrum_scene = None
@@ -274,6 +278,7 @@ def fit_images(
     sed_options: dict | None = None,
     spectra: bool = True,
     weight_spec: float = 1.0,
+    weight_images: float = 1.0,
     line_starts: bool = False,
 ) -> FitResult:
     """Fit the images of a config: photometry mode (``I15 = 0``) and SED mode (``I15 = 1``).
@@ -320,6 +325,10 @@ def fit_images(
         False for an imaging-only fit of the same config.
     weight_spec : float
         Factor on the spectra's chi^2 (``--weight_spec``).
+    weight_images : float
+        Factor on the images' chi^2 (0: the images only place the apertures,
+        a spectrum-only fit with a known structure). The reported per-image
+        chi^2 stays unweighted.
     line_starts : bool
         Start emission-line luminosities still at their defaults from a
         measurement on the spectrum (:mod:`galfits_nb.inference.spectrum_start`).
@@ -351,6 +360,7 @@ def fit_images(
         sed_options=sed_options,
         spectra=spectra,
         weight_spec=weight_spec,
+        weight_images=weight_images,
     )
     fit_table = start_fluxes(imaging_table(table, scene, sed, spectrum_scene), scene)
     if spectrum_scene is not None and line_starts:
