@@ -47,7 +47,7 @@ Start (common to the three fits)
 --------------------------------
 Structure: the configuration's start values (bulge Re 1.2, n 3, PA 20, q 0.7;
 disk Re 3, n 1, PA 25, q 0.5). SED: the truth moved by a fixed pattern
-(clipped to the bounds): logM_bulge +0.3, logM_disk -0.3, age_bulge / 1.6,
+(then kept 5 % of the range inside the bounds, where a start would freeze): logM_bulge +0.3, logM_disk -0.3, age_bulge / 1.6,
 age_disk x 1.6, logfrac_bulge +0.7, logfrac_disk -0.5, Av_bulge +0.4,
 Av_disk -0.3.
 
@@ -146,6 +146,8 @@ START_OFFSETS = {
     "disk_Av_value": (-0.3, 1.0),
 }
 
+START_MARGIN = 0.05
+
 SPATIAL = tuple(f"{c}_{p}" for c in COMPONENTS for p in ("Re", "n", "ang", "axrat"))
 
 # Quantities summarised: (key, label, kind) with kind the error definition.
@@ -232,11 +234,18 @@ def base_observation(folder: Path):
     return config, read_observation(config)
 
 
-def start_values(truth: dict[str, float], defaults: dict[str, float]) -> dict[str, float]:
-    """The common start: structure from the config, SED = truth moved by :data:`START_OFFSETS`."""
-    start = {name: defaults[name] for name in SPATIAL}
+def start_values(truth: dict[str, float], table) -> dict[str, float]:
+    """The common start: structure from the config, SED = truth moved by :data:`START_OFFSETS`.
+
+    SED starts are kept :data:`START_MARGIN` of the range inside the bounds: a
+    start on a bound freezes the parameter (its logit is clipped 1e-9 of the
+    range inside, where dx/du is ~1e-9 x the range).
+    """
+    start = {name: table[name].value for name in SPATIAL}
     for name, (add, mul) in START_OFFSETS.items():
-        start[name] = truth[name] * mul + add
+        row = table[name]
+        margin = START_MARGIN * (row.max - row.min)
+        start[name] = float(np.clip(truth[name] * mul + add, row.min + margin, row.max - margin))
     return start
 
 
@@ -327,7 +336,7 @@ def run_mock(index: int, seed: int, work: Path, base, args, sfr) -> list[dict]:
     folder = work / f"mock{index:03d}"
     config, tree = write_mock(folder, base_config, base_tree, truth_table, rng)
     table = build_parameter_table(config)
-    start = table.with_values(start_values(truth, table.values()))
+    start = table.with_values(start_values(truth, table))
     starts = {
         "images": (start, {"spectra": False}),
         "spectrum": (fixed_structure(start, truth), {"weight_images": 0.0}),
