@@ -96,3 +96,22 @@ def test_installed_command_runs(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "J0056-0021.params").exists()
+
+
+@pytest.mark.parametrize(
+    "old, new, key",
+    [("Na12) ['Hg','Hb'", "Na12) ['Hx','Hb'", "Na12"), ("Ga6) []", "Ga6) ['Hb','Oiii']", "Ga6")],
+)
+def test_unknown_line_names_the_file_line_and_key(tmp_path, capsys, old, new, key):
+    source = Path(__file__).resolve().parents[2] / "shared" / "data" / "greeneho2004_id2"
+    if not source.exists():
+        pytest.skip("shared data not found")
+    (tmp_path / "GreeneHo2004_id2.txt").write_bytes((source / "GreeneHo2004_id2.txt").read_bytes())
+    text = (source / "AGNspectrum.lyric").read_text()
+    assert old in text
+    config = tmp_path / "AGNspectrum.lyric"
+    config.write_text(text.replace(old, new))
+    assert main([str(config), "--work", str(tmp_path / "out"), "--notfit"]) == 2
+    err = capsys.readouterr().err
+    line = next(n for n, row in enumerate(config.read_text().splitlines(), 1) if row.startswith(new[:4]))
+    assert f"AGNspectrum.lyric:{line}: {key}: unknown emission line" in err and "Traceback" not in err

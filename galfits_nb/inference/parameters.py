@@ -287,7 +287,10 @@ def build_parameter_table(config: Config) -> ParameterTable:
     for galaxy in config.galaxies:
         rows.append(_row(f"z_{galaxy.name}", galaxy.redshift))
         rows.append(_row(f"specnorm_{galaxy.name}", galaxy.spec_norm))
-        rows += galaxy_line_rows(galaxy)
+        try:
+            rows += galaxy_line_rows(galaxy)
+        except ConfigError as err:
+            raise _located(config, err, f"G{galaxy.letter}6") from None
     components: list[str] = []
     for profile in config.profiles:
         name = profile.name
@@ -320,16 +323,24 @@ def build_parameter_table(config: Config) -> ParameterTable:
                 rows.append(_row(f"{name}_{key}", value))
         try:
             rows += agn_parameter_rows(nucleus)
-        except ConfigError:
-            # A nucleus without its AGN keys can still be a point source with
-            # free fluxes; a spectrum or SED-mode image that needs its model
-            # raises this error when it is built (agn_spec).
-            pass
+        except ConfigError as err:
+            if err.found != "nothing":
+                raise _located(config, err, f"N{nucleus.letter}1") from None
+            # A nucleus without its AGN keys (a missing key: found "nothing")
+            # can still be a point source with free fluxes; a spectrum or an
+            # SED-mode image that needs its model raises when it is built.
     for star in config.stars:
         components.append(star.name)
         rows += [_row(f"{star.name}_{key}", p) for key, p in star.params]
     rows += _image_rows(config, components)
     return ParameterTable(tuple(rows))
+
+
+def _located(config: Config, err: ConfigError, default_key: str) -> ConfigError:
+    """``err`` with the config file and the line of its key (or ``default_key``)."""
+    key = err.key or default_key
+    file = Path(config.path).name if config.path else None
+    return ConfigError(err.detail, file=file, line=config.line_of(key), key=key, expected=err.expected, found=err.found)
 
 
 def _image_rows(config: Config, components: list[str]) -> list[ParamRow]:
