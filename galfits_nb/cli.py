@@ -168,20 +168,12 @@ def _fit_images(args: argparse.Namespace, config, table, tree, workplace: Path) 
 
     enable_compilation_cache()
     sed_options = {}
+    priors = None
     if args.priorpath:
-        from dataclasses import fields
-
         from galfits_nb.config.companions import read_priors
 
         priors = read_priors(args.priorpath)
         sed_options["energy_balance"] = tuple(priors.energy_balance)
-        others = [f.name for f in fields(priors) if getattr(priors, f.name) and f.name != "energy_balance"]
-        if others:
-            print(
-                f"galfits: warning: {args.priorpath}: only EB (energy balance) acts in this version; "
-                f"not applied: {', '.join(others)}",
-                file=sys.stderr,
-            )
 
     options = dict(
         method=args.fit_method,
@@ -191,6 +183,7 @@ def _fit_images(args: argparse.Namespace, config, table, tree, workplace: Path) 
         progress=not args.quiet,
         psf_upsampling=args.psf_upsampling,
         sed_options=sed_options,
+        priors=priors,
     )
     has_images = any(atlas.images for atlas in config.atlases)
     has_spectra = any(atlas.spectra for atlas in config.atlases)

@@ -280,6 +280,7 @@ def fit_images(
     weight_spec: float = 1.0,
     weight_images: float = 1.0,
     line_starts: bool = False,
+    priors=None,
 ) -> FitResult:
     """Fit the images of a config: photometry mode (``I15 = 0``) and SED mode (``I15 = 1``).
 
@@ -329,6 +330,9 @@ def fit_images(
         Factor on the images' chi^2 (0: the images only place the apertures,
         a spectrum-only fit with a known structure). The reported per-image
         chi^2 stays unweighted.
+    priors : PriorSpec, optional
+        A prior file's content (:func:`galfits_nb.config.companions.read_priors`);
+        its relations become extra residuals (:mod:`galfits_nb.inference.priors`).
     line_starts : bool
         Start emission-line luminosities still at their defaults from a
         measurement on the spectrum (:mod:`galfits_nb.inference.spectrum_start`).
@@ -367,7 +371,12 @@ def fit_images(
         from galfits_nb.inference.spectrum_start import start_line_luminosities
 
         fit_table = start_line_luminosities(fit_table, build_parameter_table(config), spectrum_scene, tree)
-    problem = imaging_problem(scene, fit_table, sed, spectrum_scene)
+    prior_terms = None
+    if priors is not None:
+        from galfits_nb.inference.priors import build_priors
+
+        prior_terms = build_priors(priors, config, fit_table)
+    problem = imaging_problem(scene, fit_table, sed, spectrum_scene, prior_terms)
     free = fit_table.free_names
     steps = DEFAULT_NUM_STEPS[method] if num_steps is None else int(num_steps)
 

@@ -244,7 +244,24 @@ def evaluate(u: jax.Array, problem: ImagingProblem, with_jacobian: bool):
             r, spectra = _spectrum_residuals_jit(u, problem)
         chi2 = chi2 + jnp.dot(r, r)
         models.extend(spectra)
+    if problem.priors is not None and problem.priors.terms:
+        r, jacobian = prior_jacobian(u, problem)
+        chi2 = chi2 + jnp.dot(r, r)
+        if with_jacobian:
+            jtj = jtj + jacobian.T @ jacobian
+            jtr = jtr + jacobian.T @ r
     return chi2, tuple(models), ((jtj, jtr) if with_jacobian else None)
+
+
+@jax.jit
+def prior_jacobian(u: jax.Array, problem: ImagingProblem) -> tuple[jax.Array, jax.Array]:
+    """Prior residuals and their Jacobian in ``u`` (pixel-free), shape (n_terms, n_free)."""
+    from galfits_nb.inference.priors import prior_residuals
+
+    def residuals(v):
+        return prior_residuals(problem_values(v, problem), problem.priors).astype(u.dtype)
+
+    return residuals(u), jax.jacfwd(residuals)(u)
 
 
 @jax.jit

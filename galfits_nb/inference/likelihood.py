@@ -143,12 +143,15 @@ class ImagingProblem(NamedTuple):
     spectra : SpectrumScene or None
         The spectra fitted jointly with the images (their residuals follow
         the images' in the residual vector).
+    priors : Priors or None
+        Prior residuals (:mod:`galfits_nb.inference.priors`), last in the vector.
     """
 
     space: ParameterSpace
     scene: ImagingScene
     sed: SEDScene | None = None
     spectra: SpectrumScene | None = None
+    priors: object = None
 
 
 def imaging_problem(
@@ -156,9 +159,10 @@ def imaging_problem(
     table: ParameterTable,
     sed: SEDScene | None = None,
     spectra: SpectrumScene | None = None,
+    priors=None,
 ) -> ImagingProblem:
-    """Pair a scene (its SED model, its spectra) with the table whose free parameters a fit moves."""
-    return ImagingProblem(parameter_space(table), scene, sed, spectra)
+    """Pair a scene (its SED model, spectra, priors) with the table whose free parameters a fit moves."""
+    return ImagingProblem(parameter_space(table), scene, sed, spectra, priors)
 
 
 # ---------------------------------------------------------------------------
@@ -260,6 +264,10 @@ def problem_residuals(u: jax.Array, problem: ImagingProblem) -> jax.Array:
     parts = [weighted_residuals(values, problem.scene)] if problem.scene.frames else []
     if problem.spectra is not None:
         parts.append(spectrum_residuals(values, problem.spectra)[0])
+    if problem.priors is not None and problem.priors.terms:
+        from galfits_nb.inference.priors import prior_residuals
+
+        parts.append(prior_residuals(values, problem.priors).astype(u.dtype))
     return jnp.concatenate(parts) if parts else jnp.zeros((0,), u.dtype)
 
 
