@@ -256,10 +256,11 @@ def evaluate(u: jax.Array, problem: ImagingProblem, with_jacobian: bool):
 @jax.jit
 def prior_jacobian(u: jax.Array, problem: ImagingProblem) -> tuple[jax.Array, jax.Array]:
     """Prior residuals and their Jacobian in ``u`` (pixel-free), shape (n_terms, n_free)."""
+    from galfits_nb.inference.likelihood import table_values
     from galfits_nb.inference.priors import prior_residuals
 
     def residuals(v):
-        return prior_residuals(problem_values(v, problem), problem.priors).astype(u.dtype)
+        return prior_residuals(table_values(v, problem), problem.priors).astype(u.dtype)
 
     return residuals(u), jax.jacfwd(residuals)(u)
 
@@ -281,11 +282,12 @@ def spectrum_jacobian(u: jax.Array, problem: ImagingProblem) -> tuple[jax.Array,
     and chained (``dr/du = dr/du|_fractions + dr/dfractions dfractions/dshape
     dshape/du``).
     """
+    from galfits_nb.inference.likelihood import table_values
     from galfits_nb.models.spectrum_scene import aperture_fractions, aperture_parameter_names, spectrum_residuals
 
     spectra = problem.spectra
     names = aperture_parameter_names(spectra)
-    values = problem_values(u, problem)
+    values = table_values(u, problem)  # the spectra read no SED band fluxes
     eye = jnp.eye(u.shape[0], dtype=u.dtype)
 
     def fractions_of(local: jax.Array) -> tuple[jax.Array, ...]:
@@ -294,13 +296,13 @@ def spectrum_jacobian(u: jax.Array, problem: ImagingProblem) -> tuple[jax.Array,
         return tuple(aperture_fractions(updated, f, a) for f, a in zip(spectra.frames, spectra.spectra))
 
     def residual(v: jax.Array, fractions: tuple[jax.Array, ...]):
-        return spectrum_residuals(problem_values(v, problem), spectra, fractions)
+        return spectrum_residuals(table_values(v, problem), spectra, fractions)
 
     if names:
         local = jnp.stack([jnp.asarray(values[name], u.dtype) for name in names])
         fractions, frac_linear = jax.linearize(fractions_of, local)
         frac_jac = jax.vmap(frac_linear, out_axes=-1)(jnp.eye(len(names), dtype=u.dtype))
-        local_jac = jax.jacfwd(lambda v: jnp.stack([jnp.asarray(problem_values(v, problem)[n], u.dtype) for n in names]))(u)
+        local_jac = jax.jacfwd(lambda v: jnp.stack([jnp.asarray(table_values(v, problem)[n], u.dtype) for n in names]))(u)
     else:
         fractions = fractions_of(jnp.zeros((0,), u.dtype))
     r, linear, models = jax.linearize(lambda v: residual(v, fractions), u, has_aux=True)

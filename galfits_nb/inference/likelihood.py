@@ -57,6 +57,7 @@ __all__ = [
     "problem_chi2",
     "problem_models",
     "problem_spectrum_residuals",
+    "table_values",
 ]
 
 
@@ -267,13 +268,19 @@ def problem_residuals(u: jax.Array, problem: ImagingProblem) -> jax.Array:
     if problem.priors is not None and problem.priors.terms:
         from galfits_nb.inference.priors import prior_residuals
 
-        parts.append(prior_residuals(values, problem.priors).astype(u.dtype))
+        parts.append(prior_residuals(table_values(u, problem), problem.priors).astype(u.dtype))
     return jnp.concatenate(parts) if parts else jnp.zeros((0,), u.dtype)
+
+
+def table_values(u: jax.Array, problem: ImagingProblem) -> dict[str, jax.Array]:
+    """The table's parameter values at ``u`` (bounds and ties; no SED band fluxes)."""
+    space = problem.space
+    return space.unpack(space.from_unconstrained(u))
 
 
 def problem_spectrum_residuals(u: jax.Array, problem: ImagingProblem) -> tuple[jax.Array, tuple[jax.Array, ...]]:
     """Weighted residuals of the spectra alone and the model spectra at ``u``."""
-    return spectrum_residuals(problem_values(u, problem), problem.spectra)
+    return spectrum_residuals(table_values(u, problem), problem.spectra)
 
 
 def problem_chi2(u: jax.Array, problem: ImagingProblem) -> jax.Array:

@@ -97,6 +97,9 @@ __all__ = [
     "aperture_fractions",
     "spectrum_components",
     "spectrum_components_compiled",
+    "spectrum_blocks",
+    "block_parameter_names",
+    "block_flux",
     "model_spectrum",
     "spectrum_residuals",
     "spectrum_parameter_names",
@@ -416,11 +419,57 @@ def spectrum_components(
         By component name, and ``lines_<galaxy>`` for fitted galaxy lines.
         Fractions and normalisations are applied.
     """
-    dtype = arrays.data.dtype
     if fractions is None:
         fractions = aperture_fractions(values, frame, arrays)
-    out: dict[str, jax.Array] = {}
-    for index, component in enumerate(frame.components):
+    return dict(block_flux(values, frame, arrays, fractions, block) for block in spectrum_blocks(frame))
+
+
+def spectrum_blocks(frame: SpectrumFrame) -> tuple[tuple[str, int], ...]:
+    """The additive pieces of a model spectrum: ``("component", i)``, ``("nucleus", j)``, ``("lines", k)``."""
+    return (
+        tuple(("component", i) for i in range(len(frame.components)))
+        + tuple(("nucleus", j) for j in range(len(frame.nuclei)))
+        + tuple(("lines", k) for k in range(len(frame.lines)))
+    )
+
+
+def block_parameter_names(frame: SpectrumFrame, block: tuple[str, int]) -> tuple[str, ...]:
+    """The parameters one block reads besides the aperture fractions (static)."""
+    from galfits_nb.models.agn import agn_parameter_names
+
+    kind, index = block
+    if kind == "component":
+        component = frame.components[index]
+        galaxy = frame.galaxies[component.galaxy]
+        names = [*component.logfrac, component.age, *component.inputs, _sigma_name(component), frame.norms[index]]
+        if galaxy.redshift and not galaxy.fixed:
+            names.append(galaxy.redshift)
+    elif kind == "nucleus":
+        nucleus = frame.nuclei[index]
+        names = [*agn_parameter_names(nucleus.spec), nucleus.norm]
+        if nucleus.redshift and not nucleus.fixed:
+            names.append(nucleus.redshift)
+    else:
+        lines = frame.lines[index]
+        galaxy = frame.galaxies[lines.galaxy]
+        names = [n for row in lines.log_l for n in row] + [*lines.sigma, *lines.voff]
+        if galaxy.redshift and not galaxy.fixed:
+            names.append(galaxy.redshift)
+    return tuple(dict.fromkeys(n for n in names if n))
+
+
+def block_flux(
+    values: dict[str, jax.Array],
+    frame: SpectrumFrame,
+    arrays: SpectrumArrays,
+    fractions: jax.Array,
+    block: tuple[str, int],
+) -> tuple[str, jax.Array]:
+    """One block's contribution to the model spectrum: ``(name, flux of shape (n,))``."""
+    dtype = arrays.data.dtype
+    kind, index = block
+    if kind == "component":
+        component = frame.components[index]
         galaxy = frame.galaxies[component.galaxy]
         z = _redshift(galaxy.redshift, frame.redshifts[component.galaxy], galaxy.fixed, values, dtype)
         universe_age = (
@@ -445,10 +494,10 @@ def spectrum_components(
             )
         flux = flux * 10.0 ** (-0.4 * arrays.galactic[component.galaxy])
         norm = jnp.asarray(values[frame.norms[index]], dtype) if frame.norms[index] else 1.0
-        out[component.name] = norm * fractions[index] * flux
-    n_comp = len(frame.components)
-    for j, nucleus in enumerate(frame.nuclei):
-        z = _redshift(nucleus.redshift, frame.nucleus_redshifts[j], nucleus.fixed, values, dtype)
+        return component.name, norm * fractions[index] * flux
+    if kind == "nucleus":
+        nucleus = frame.nuclei[index]
+        z = _redshift(nucleus.redshift, frame.nucleus_redshifts[index], nucleus.fixed, values, dtype)
         rest_edges = arrays.edges / (1.0 + z)
         lsf = jnp.median(arrays.sigma_lsf)
         parts = agn_spectrum(
@@ -457,25 +506,24 @@ def spectrum_components(
         flux = parts.total * _to_flux_units(z, arrays)
         flux = flux * 10.0 ** (-0.4 * arrays.galactic[nucleus.galactic])
         norm = jnp.asarray(values[nucleus.norm], dtype) if nucleus.norm else 1.0
-        out[nucleus.name] = norm * fractions[n_comp + j] * flux
-    for lines in frame.lines:
-        galaxy = frame.galaxies[lines.galaxy]
-        z = _redshift(galaxy.redshift, frame.redshifts[lines.galaxy], galaxy.fixed, values, dtype)
-        centres = jnp.asarray([line_wavelength(name) for name in lines.names], dtype)
-        total = jnp.zeros_like(arrays.data)
-        for k in range(len(lines.sigma)):
-            log_l = jnp.stack([jnp.asarray(values[name], dtype) for name in lines.log_l[k]])
-            n = len(lines.names)
-            total = total + _lines_observed(
-                arrays,
-                centres,
-                log_l,
-                jnp.full((n,), values[lines.sigma[k]], dtype),
-                jnp.full((n,), values[lines.voff[k]], dtype),
-                z,
-            )
-        out[f"lines_{galaxy.name}"] = total * 10.0 ** (-0.4 * arrays.galactic[lines.galaxy])
-    return out
+        return nucleus.name, norm * fractions[len(frame.components) + index] * flux
+    lines = frame.lines[index]
+    galaxy = frame.galaxies[lines.galaxy]
+    z = _redshift(galaxy.redshift, frame.redshifts[lines.galaxy], galaxy.fixed, values, dtype)
+    centres = jnp.asarray([line_wavelength(name) for name in lines.names], dtype)
+    total = jnp.zeros_like(arrays.data)
+    n = len(lines.names)
+    for k in range(len(lines.sigma)):
+        log_l = jnp.stack([jnp.asarray(values[name], dtype) for name in lines.log_l[k]])
+        total = total + _lines_observed(
+            arrays,
+            centres,
+            log_l,
+            jnp.full((n,), values[lines.sigma[k]], dtype),
+            jnp.full((n,), values[lines.voff[k]], dtype),
+            z,
+        )
+    return f"lines_{galaxy.name}", total * 10.0 ** (-0.4 * arrays.galactic[lines.galaxy])
 
 
 spectrum_components_compiled = jax.jit(spectrum_components, static_argnames=("frame",))
