@@ -1,4 +1,4 @@
-"""Imaging fits (photometry or SED mode): config + observation -> best parameters.
+"""Fits of images (photometry or SED mode) and spectra: config + observation -> best parameters.
 
 :func:`fit_images` is the plain-Python entry point the command line, the
 staged workflow and the widgets call. It builds the scene
@@ -282,7 +282,7 @@ def fit_images(
     line_starts: bool = False,
     priors=None,
 ) -> FitResult:
-    """Fit the images of a config: photometry mode (``I15 = 0``) and SED mode (``I15 = 1``).
+    """Fit the images and spectra of a config: photometry mode (``I15 = 0``), SED mode (``I15 = 1``), spectra (A5).
 
     Parameters
     ----------
