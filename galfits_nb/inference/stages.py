@@ -21,9 +21,9 @@ from galfits_nb.inference.parameters import ParameterTable, build_parameter_tabl
 
 __all__ = ["StagedResult", "staged_fit", "CARRY_CHOICES"]
 
-CARRY_CHOICES = ("spatial", "all")
-"""What stage 2 takes from stage 1: the spatial parameters (the seed's
-advice) or every parameter both stages share."""
+CARRY_CHOICES = ("all", "spatial")
+"""What stage 2 takes from stage 1: every parameter both stages share, or
+the spatial parameters only (the seed's manual recipe)."""
 
 
 class StagedResult(NamedTuple):
@@ -46,7 +46,7 @@ def staged_fit(
     tree: xr.DataTree,
     table: ParameterTable | None = None,
     *,
-    carry: str = "spatial",
+    carry: str = "all",
     stage1_options: dict | None = None,
     **options,
 ) -> StagedResult:
@@ -61,7 +61,7 @@ def staged_fit(
     table : ParameterTable, optional
         Start values (default ``build_parameter_table(config)``).
     carry : str
-        ``spatial`` (default) or ``all`` (:data:`CARRY_CHOICES`).
+        ``all`` (default) or ``spatial`` (:data:`CARRY_CHOICES`).
     stage1_options : dict, optional
         Keyword arguments of :func:`~galfits_nb.inference.fit.fit_images` for
         stage 1 only (e.g. fewer steps); ``options`` apply to both stages.
