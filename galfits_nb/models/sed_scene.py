@@ -592,10 +592,14 @@ def build_sed_scene(
             ) from None
         if nucleus.layout == "full":
             z_param = nucleus.get("z")
-            fixed = (not z_param.vary) if fixed_redshift is None else bool(fixed_redshift)
-            galaxies.append(SEDGalaxy(nucleus.name, f"z_{nucleus.name}", fixed))
+            if z_param is None:  # no N2: the target's redshift, fixed
+                z_name, fixed, z_value = "", True, float(config.region.redshift)
+            else:
+                z_name, z_value = f"z_{nucleus.name}", float(z_param.value)
+                fixed = (not z_param.vary) if fixed_redshift is None else bool(fixed_redshift)
+            galaxies.append(SEDGalaxy(nucleus.name, z_name, fixed))
             ebvs.append(float(nucleus.ebv_galactic or 0.0))
-            redshifts.append(float(z_param.value))
+            redshifts.append(z_value)
             index = len(galaxies) - 1
             imgnorm = f"{nucleus.name}_imgnorm" if nucleus.get("imgnorm") is not None else ""
         else:
