@@ -583,35 +583,12 @@ def aperture_parameter_names(scene: SpectrumScene) -> tuple[str, ...]:
 
 
 def spectrum_parameter_names(scene: SpectrumScene) -> tuple[str, ...]:
-    """Every parameter name the spectra read (static), in first-use order."""
-    from galfits_nb.models.agn import agn_parameter_names
-    from galfits_nb.models.scene import scene_parameter_names
-
+    """Every parameter name the spectra read (static): the blocks' and the apertures'."""
     names: dict[str, None] = {}
     for frame in scene.frames:
-        for component in frame.components:
-            galaxy = frame.galaxies[component.galaxy]
-            for name in (*component.logfrac, component.age, *component.inputs, _sigma_name(component)):
-                if name:
-                    names[name] = None
-            if galaxy.redshift and not galaxy.fixed:
-                names[galaxy.redshift] = None
-        for nucleus in frame.nuclei:
-            for name in agn_parameter_names(nucleus.spec):
-                names[name] = None
-            if nucleus.redshift and not nucleus.fixed:
-                names[nucleus.redshift] = None
-        names.update(dict.fromkeys(n for n in frame.norms if n))
-        names.update(dict.fromkeys(n.norm for n in frame.nuclei if n.norm))
-        for lines in frame.lines:
-            for row in lines.log_l:
-                names.update(dict.fromkeys(row))
-            names.update(dict.fromkeys(lines.sigma))
-            names.update(dict.fromkeys(lines.voff))
-        apertures = tuple(a for a in frame.apertures if a is not None)
-        for name in scene_parameter_names(apertures):
-            if name not in (_UNIT_FLUX, _ZERO_SKY):
-                names[name] = None
+        for block in spectrum_blocks(frame):
+            names.update(dict.fromkeys(block_parameter_names(frame, block)))
+    names.update(dict.fromkeys(aperture_parameter_names(scene)))
     return tuple(names)
 
 
