@@ -188,4 +188,33 @@ def test_no_warnings_on_the_real_examples():
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConfigWarning)
         read_lyric(QUICKSTART)
-        read_lyric(AGN)
+        # AGNspectrum.lyric with the host at its nucleus's redshift: no warning
+        # (as written, Ga3 is 1050 km/s away: tests/test_spectrum_fit.py).
+        parse_lyric(AGN.read_text().replace("Ga3) [0.033106,", "Ga3) [0.0295,"), str(AGN), AGN.parent)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("[4878, 4900]", ((4878.0, 4900.0),)), ("[[4878, 4900], [5570/(1+z), 5590/(1+z)]]", None), ("[]", ())],
+)
+def test_spectrum_masked_ranges_s6(tmp_path, value, expected):
+    text = AGN.read_text().replace("Sa4) 0", f"Sa6) {value}\nSa4) 0", 1)
+    config = parse_lyric(text, "agn.lyric", AGN.parent)
+    ranges = config.spectra[0].masked_ranges
+    if expected is None:  # arithmetic with z = R3
+        assert ranges[1] == pytest.approx((5570 / 1.0295, 5590 / 1.0295))
+    else:
+        assert ranges == expected
+    out = tmp_path / "agn.lyric"
+    out.write_text(format_lyric(config, AGN.parent))
+    again = parse_lyric(out.read_text(), str(out), AGN.parent).spectra[0].masked_ranges
+    assert len(again) == len(ranges)
+    for got, want in zip(again, ranges):
+        assert got == pytest.approx(want)
+
+
+@pytest.mark.parametrize("value", ["[4900, 4878]", "[[4878, 4900], [5000]]", "4878"])
+def test_spectrum_masked_ranges_s6_errors_name_the_line(value):
+    text = AGN.read_text().replace("Sa4) 0", f"Sa6) {value}\nSa4) 0", 1)
+    with pytest.raises(ConfigError, match=r"agn.lyric:\d+: Sa6: expected \[lambda_min, lambda_max\]"):
+        parse_lyric(text, "agn.lyric", AGN.parent)

@@ -310,3 +310,37 @@ def test_sed_images_without_sed_keys_are_refused(gaussian_case, tmp_path):
 
     with pytest.raises(ConfigError, match=r"sed.lyric:\d+: Ia15: band sloan_r uses SED fluxes .* has no SED keys"):
         fit_images(sed_config, tree, progress=False)
+
+
+def test_start_on_a_bound_is_moved_inside_and_fitted(gaussian_case, lm_on_gaussian, monkeypatch):
+    """A free start exactly on a bound must not freeze the parameter (logistic transform: dx/du -> 0)."""
+    config, tree = gaussian_case
+    table = build_parameter_table(config).with_values({"gal_axrat": 1.0})  # the upper bound
+    with pytest.warns(UserWarning, match="gal_axrat"):
+        result = fit_images(config, tree, table, method="lm", progress=False, cal_sigma=False)
+    best = lm_on_gaussian.table["gal_axrat"].value
+    assert result.table["gal_axrat"].value == pytest.approx(best, abs=0.02)
+    assert result.chi2 == pytest.approx(lm_on_gaussian.chi2, rel=1e-3)
+    # Without the margin (the clip to 1e-9 of the range alone) it stays on the bound.
+    monkeypatch.setattr(op, "START_MARGIN", 1e-9)
+    stuck = fit_images(config, tree, table, method="lm", progress=False, cal_sigma=False)
+    assert stuck.table["gal_axrat"].value > 0.99
+
+
+def test_lm_at_its_damping_ceiling_is_stalled_not_converged():
+    """A rejected step with lambda beyond max_damping stops the run as stalled."""
+    n = 2
+    settings = op.LMSettings()
+    u = jax.numpy.zeros(n)
+    extra = op.LMState(
+        jax.numpy.eye(n), jax.numpy.ones(n), jax.numpy.ones(n), jax.numpy.asarray(settings.max_damping), 2.0, ()
+    )
+    state = op.FitState(u, u, jax.numpy.asarray(10.0), extra)
+    new, info = op._lm_update(
+        state, u + 0.1, jax.numpy.asarray(11.0), (), jax.numpy.eye(n), jax.numpy.ones(n),
+        jax.numpy.asarray(settings.max_damping), jax.numpy.asarray(1.0), settings,
+    )
+    assert bool(info.stalled) and not bool(info.converged)
+    assert float(new.best_chi2) == 10.0
+    outcome = op.run(op.Fitter(lambda t: state, lambda s: (new, info), "lm"), state, 5, progress=False)
+    assert outcome.stalled and not outcome.converged and outcome.n_steps == 1

@@ -179,3 +179,17 @@ def test_error_bad_resolution():
         instrument_fwhm("Rabc", np.ones(3), None, "x")
     with pytest.raises(ObservationError, match="positive"):
         instrument_fwhm(-1.0, np.ones(3), None, "x")
+
+
+@needs_greene_ho
+def test_masked_ranges_s6_leave_rest_frame_windows_out():
+    ranges = ((4878.0, 4900.0), (6540.0, 6590.0))
+    plain = read_spectrum(spec_of(GREENE_HO, fit_range=(3600.0, 7000.0)), Z_GH)
+    ds = read_spectrum(spec_of(GREENE_HO, fit_range=(3600.0, 7000.0), masked_ranges=ranges), Z_GH)
+    w = ds.wavelength.values
+    inside = np.zeros(w.size, bool)
+    for lo, hi in ranges:
+        inside |= (w >= lo * (1 + Z_GH)) & (w <= hi * (1 + Z_GH))
+    assert inside.sum() > 30
+    np.testing.assert_array_equal(ds.mask.values, plain.mask.values | inside)
+    assert ds.attrs["n_used"] == plain.attrs["n_used"] - int((inside & ~plain.mask.values).sum())

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from galfits_nb.config.lyric import read_lyric
+from galfits_nb.config.lyric import ConfigWarning, parse_lyric, read_lyric
 from galfits_nb.data.observation import read_observation
 from galfits_nb.inference.fit import fit_images
 
@@ -15,29 +15,52 @@ AGN = Path(__file__).resolve().parents[2] / "shared" / "data" / "greeneho2004_id
 C_KMS = 299792.458
 
 
+def corrected_agn_config():
+    """AGNspectrum.lyric with the two edits docs/spectra.md explains.
+
+    * ``Ga3``: the host at the data's redshift, 0.0295 (R3, N2), instead of
+      the fixed 0.033106, 1050 km/s away (a free host redshift lands at
+      0.02967).
+    * ``Sa6``: rest 4878-4900 A left out: a 15 A trough 40 % below the
+      continuum that no emission component can make.
+    """
+    text = AGN.read_text()
+    assert "Ga3) [0.033106," in text
+    text = text.replace("Ga3) [0.033106,", "Ga3) [0.0295,").replace("Sa4) 0", "Sa6) [4878, 4900]\nSa4) 0", 1)
+    return parse_lyric(text, filename=str(AGN), base=AGN.parent)
+
+
 @pytest.fixture(scope="module")
 def agn_fit():
     if not AGN.exists():
         pytest.skip("shared data not found")
-    config = read_lyric(AGN)
-    return config, fit_images(config, read_observation(config), method="lm", num_steps=80, progress=False)
+    config = corrected_agn_config()
+    return config, fit_images(config, read_observation(config), method="lm", num_steps=150, progress=False)
 
 
-def test_agn_spectrum_fit_runs_and_fits_the_lines(agn_fit):
+def test_agn_config_as_written_warns_about_the_host_redshift():
+    if not AGN.exists():
+        pytest.skip("shared data not found")
+    with pytest.warns(ConfigWarning, match=r"AGNspectrum.lyric:\d+: Ga3: .* \+1050 km/s from nucleus Na2"):
+        read_lyric(AGN)
+
+
+def test_agn_spectrum_fit_reaches_the_noise_and_fits_the_lines(agn_fit):
     config, result = agn_fit
     ds = result.spectra["a"]
     assert np.isfinite(result.chi2)
-    # The whole range: chi^2/N ~ 2 (docs/spectra.md: no flux-calibration
-    # polynomial in the model; an honest bound, not the goal of ~1).
-    assert ds.attrs["reduced_chi2"] < 2.5
+    # Measured 1.15 (docs/spectra.md); what is left: [Ne III], [O II] that
+    # the configuration does not list, and the host's absorption depths.
+    assert ds.attrs["reduced_chi2"] < 1.25
     good = ~ds["mask"].values
     wave = ds.wavelength.values
     chi = (ds["residual"].values / ds["error"].values)[good]
     z = 0.0295
-    for rest in (5008.24, 6564.61, 4862.68):  # [O III], H-alpha, H-beta (vacuum)
+    for rest in (5008.24, 4960.30, 6564.61, 4862.68):  # [O III] doublet, H-alpha, H-beta (vacuum)
         near = np.abs(wave[good] / (rest * (1 + z)) - 1) * C_KMS < 1500
-        assert near.sum() > 20
-        assert np.mean(chi[near] ** 2) < 4.0, rest
+        assert near.sum() > 30
+        assert np.mean(chi[near] ** 2) < 2.0, rest
+        assert abs(np.mean(chi[near])) < 0.7, rest
 
 
 def test_agn_spectrum_has_a_host_with_absorption_lines(agn_fit):
@@ -45,7 +68,7 @@ def test_agn_spectrum_has_a_host_with_absorption_lines(agn_fit):
     ds = result.spectra["a"]
     host = ds["component_bulge"].values
     agn = ds["component_AGN"].values
-    wave = ds.wavelength.values / (1 + 0.033106)  # the host's redshift, G3 (fixed in the config)
+    wave = ds.wavelength.values / (1 + 0.0295)
     window = (wave > 5050) & (wave < 5150)
     assert np.median(host[window]) > 0.2 * np.median(agn[window])
     # Ca II K and Mg b (vacuum): the host model is deeper in the line than on

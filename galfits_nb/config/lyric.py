@@ -276,7 +276,14 @@ _IMAGE_ITEMS = {
     13: "allow_shift", 14: "shift", 15: "use_sed",
 }
 _IMAGE_REQUIRED = (1, 2)
-_SPECTRUM_ITEMS = {1: "path", 2: "flux_conversion", 3: "fit_range", 4: "high_resolution", 5: "resolution"}
+_SPECTRUM_ITEMS = {
+    1: "path",
+    2: "flux_conversion",
+    3: "fit_range",
+    4: "high_resolution",
+    5: "resolution",
+    6: "masked_ranges",
+}
 _ATLAS_ITEMS = {
     1: "name", 2: "images", 3: "same_grid", 4: "link_shifts", 5: "spectra", 6: "apertures", 7: "reference",
     8: "photometry",
@@ -372,6 +379,8 @@ def parse_lyric(text: str, filename: str = "<string>", base: str | os.PathLike =
     stars = tuple(_read_star(reader, letter, blocks[("F", letter)]) for letter in letters("F"))
     galaxies = tuple(_read_galaxy(reader, letter, blocks[("G", letter)], profiles) for letter in letters("G"))
     _warn_unused_images(reader, images, atlases)
+    if any(atlas.spectra for atlas in atlases):
+        _warn_redshift_offsets(reader, blocks, galaxies, nuclei)
     return Config(
         path=str(Path(filename).resolve()) if filename != "<string>" else "",
         region=region,
@@ -519,7 +528,26 @@ def _read_spectrum(reader: _Reader, letter: str, block: dict[int, _Row]) -> Spec
         fields["high_resolution"] = reader.flag(block[4])
     if 5 in block:
         fields["resolution"] = _read_resolution(reader, block[5])
+    if 6 in block:
+        fields["masked_ranges"] = _read_masked_ranges(reader, block[6])
     return SpectrumSpec(**fields)
+
+
+def _read_masked_ranges(reader: _Reader, row: _Row) -> tuple[tuple[float, float], ...]:
+    """S6: ``[lo, hi]`` or ``[[lo, hi], ...]`` rest-frame ranges [A] left out of the fit."""
+    value = reader.value(row)
+    expected = "[lambda_min, lambda_max] or a list of such pairs (rest-frame A, min < max)"
+    if value is None or value == []:
+        return ()
+    if not isinstance(value, list):
+        raise reader.error(row, expected, found=repr(value))
+    pairs = value if all(isinstance(v, list) for v in value) else [value]
+    ranges = []
+    for pair in pairs:
+        if len(pair) != 2 or not all(isinstance(v, float) for v in pair) or not pair[0] < pair[1]:
+            raise reader.error(row, expected, found=format_value(pair))
+        ranges.append((pair[0], pair[1]))
+    return tuple(ranges)
 
 
 def _read_atlas(reader, letter, block, images, spectra) -> AtlasSpec:
@@ -738,6 +766,40 @@ def _read_galaxy(reader, letter, block, profiles) -> GalaxySpec:
     return GalaxySpec(**fields)
 
 
+#: Velocity [km/s] beyond which a fixed galaxy redshift and a nucleus
+#: redshift in the same spectrum fit are flagged: a host's stars and its AGN's
+#: narrow lines agree to a few hundred km/s.
+REDSHIFT_OFFSET_WARNING_KMS = 500.0
+
+
+def _warn_redshift_offsets(reader: _Reader, blocks, galaxies, nuclei) -> None:
+    """Warn when a fixed G3 sits far from a full-layout nucleus's N2 (spectrum fits only).
+
+    Why: with the host's redshift fixed, its absorption lines are placed at
+    that redshift; a value off by ~1000 km/s cannot be corrected by the fit
+    and the stellar features then leave structured residuals.
+    """
+    c_kms = 299792.458
+    for nucleus in nuclei:
+        z_nucleus = nucleus.get("z")
+        if not isinstance(z_nucleus, Param):
+            continue
+        for galaxy in galaxies:
+            z_galaxy = galaxy.redshift
+            if z_galaxy.vary:
+                continue
+            offset = c_kms * (z_galaxy.value - z_nucleus.value) / (1.0 + z_nucleus.value)
+            if abs(offset) > REDSHIFT_OFFSET_WARNING_KMS:
+                row = blocks[("G", galaxy.letter)][3]
+                warnings.warn(
+                    f"{reader.filename}:{row.line}: {row.key}: fixed galaxy redshift {format_value(z_galaxy.value)} "
+                    f"is {offset:+.0f} km/s from nucleus N{nucleus.letter}2 ({format_value(z_nucleus.value)}); "
+                    "the host's stellar absorption lines are fitted at that offset",
+                    ConfigWarning,
+                    stacklevel=3,
+                )
+
+
 def _warn_unused_images(reader: _Reader, images, atlases) -> None:
     used = {letter for atlas in atlases for letter in atlas.images}
     for image in images:
@@ -817,6 +879,8 @@ def format_lyric(config: Config, folder: str | os.PathLike = ".") -> str:
         ]
         if sp.resolution is not None:
             out.append(f"{k}5) {format_value(sp.resolution)}")
+        if sp.masked_ranges:
+            out.append(f"{k}6) {format_value([list(r) for r in sp.masked_ranges])}")
         out.append("")
     for at in config.atlases:
         k = f"A{at.letter}"

@@ -182,6 +182,9 @@ class SpectrumSpec:
     resolution : str or float or None
         S5, instrument resolution: FWHM in A (float), ``'R3500'`` or
         ``'column'``; None when the data have the templates' resolution.
+    masked_ranges : tuple of (float, float)
+        S6 (an extension), rest-frame ranges [A] inside S3 left out of the
+        fit: bad columns, telluric bands, features no component models.
     """
 
     letter: str
@@ -190,6 +193,7 @@ class SpectrumSpec:
     fit_range: tuple[float, float] = (0.0, 1.0e9)
     high_resolution: bool = False
     resolution: str | float | None = None
+    masked_ranges: tuple[tuple[float, float], ...] = ()
 
     @property
     def stem(self) -> str:

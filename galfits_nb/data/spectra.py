@@ -233,11 +233,13 @@ def fit_mask(
     error: np.ndarray,
     fit_range_rest: tuple[float, float],
     redshift: float,
+    masked_ranges_rest: tuple[tuple[float, float], ...] = (),
 ) -> np.ndarray:
     """Pixels the fit must skip (True = excluded).
 
     Excluded: outside the rest-frame range S3 shifted to the observed frame,
-    ``[lo, hi] * (1 + z)``; non-finite flux or error; error <= 0.
+    ``[lo, hi] * (1 + z)``; inside any S6 range (rest frame, shifted the
+    same way); non-finite flux or error; error <= 0.
 
     Parameters
     ----------
@@ -246,6 +248,8 @@ def fit_mask(
     fit_range_rest : tuple of 2 float
         S3, rest-frame [A].
     redshift : float
+    masked_ranges_rest : tuple of (float, float)
+        S6, rest-frame [A].
 
     Returns
     -------
@@ -254,6 +258,8 @@ def fit_mask(
     lo, hi = (float(v) * (1.0 + redshift) for v in fit_range_rest)
     with np.errstate(invalid="ignore"):
         outside = (wavelength < lo) | (wavelength > hi)
+        for low, high in masked_ranges_rest:
+            outside |= (wavelength >= low * (1.0 + redshift)) & (wavelength <= high * (1.0 + redshift))
         bad = ~np.isfinite(flux) | ~np.isfinite(error) | ~(error > 0)
     return outside | bad
 
@@ -301,7 +307,7 @@ def read_spectrum(spec: SpectrumSpec, redshift: float) -> xr.Dataset:
     conversion = float(spec.flux_conversion)
     flux = columns.flux * conversion
     error = columns.error * abs(conversion)
-    mask = fit_mask(wavelength, flux, error, spec.fit_range, redshift)
+    mask = fit_mask(wavelength, flux, error, spec.fit_range, redshift, spec.masked_ranges)
     if mask.all():
         lo, hi = (float(v) * (1.0 + redshift) for v in spec.fit_range)
         raise ObservationError(

@@ -115,6 +115,9 @@ class FitResult(NamedTuple):
         ``component_<name>`` per component (1e-17 erg/s/cm^2/A); attrs
         ``chi2``, ``n_good``, ``reduced_chi2`` (``chi2 / n_good``) and
         ``weight``.
+    stalled : bool
+        LM stopped with lambda at its ceiling: no step lowered chi^2 any
+        more, but the convergence test did not hold either.
     """
 
     table: ParameterTable
@@ -136,6 +139,7 @@ class FitResult(NamedTuple):
     history: np.ndarray
     sed: SEDScene | None = None
     spectra: dict[str, xr.Dataset] = {}
+    stalled: bool = False
 
 
 def imaging_table(
@@ -386,11 +390,12 @@ def fit_images(
     if free:
         fitter = _fitter(method, problem, learning_rate, tolerance, optimizer)
         outcome = optimize.run(fitter, fitter.init(fit_table), steps, progress=progress, callback=callback)
-        n_steps, converged, interrupted, history = (
+        n_steps, converged, interrupted, history, stalled = (
             outcome.n_steps,
             outcome.converged,
             outcome.interrupted,
             outcome.history,
+            outcome.stalled,
         )
         finished = n_steps > 0 and np.isfinite(float(outcome.state.best_chi2))
         best_u = outcome.state.best_position if finished else fitter.init(fit_table).position
@@ -406,7 +411,7 @@ def fit_images(
     else:
         best_u = jnp.zeros((0,), dtype=jnp.result_type(float))
         best_table = fit_table
-        n_steps, converged, interrupted, history = 0, True, False, np.zeros(0)
+        n_steps, converged, interrupted, history, stalled = 0, True, False, np.zeros(0), False
     if rendered is None:
         rendered = problem_models(best_u, problem)
     models = [np.asarray(m, dtype=float) for m in rendered]
@@ -470,6 +475,7 @@ def fit_images(
         wall_time=time.perf_counter() - start,
         converged=converged,
         interrupted=interrupted,
+        stalled=stalled,
         history=history,
         sed=sed,
         spectra=spectrum_sets,

@@ -69,6 +69,7 @@ pinned at a bound (``dx/du -> 0``) gets a meaningless (near-zero) error.
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -142,6 +143,11 @@ class FitInfo(NamedTuple):
         LM's lambda (NaN for optax fitters).
     accepted : bool scalar array
         LM: the trial step was taken; optax: always True.
+    stalled : bool scalar array
+        LM: lambda passed its ceiling without a step lowering chi^2 (the fit
+        stops, but is not called converged: typically a parameter pressed
+        against a bound or a model that cannot follow the data); optax:
+        always False.
     """
 
     chi2: jax.Array
@@ -150,6 +156,7 @@ class FitInfo(NamedTuple):
     converged: jax.Array
     damping: jax.Array
     accepted: jax.Array
+    stalled: jax.Array
 
 
 class LMState(NamedTuple):
@@ -196,7 +203,8 @@ class LMSettings(NamedTuple):
     initial_damping : float
         Starting lambda (relative to the scaled ``J^T J``, whose diagonal is 1).
     max_damping : float
-        Stop when lambda grows beyond this (no downhill step can be found).
+        Stop when lambda grows beyond this (no downhill step can be found);
+        the run is then reported as stalled, not converged.
     max_step : float
         Trust region: the largest change of any unconstrained parameter in
         one step (lambda is raised until the step fits). One unit of ``u``
@@ -244,6 +252,8 @@ class RunResult(NamedTuple):
         True when Ctrl-C (or a callback raising ``KeyboardInterrupt``) stopped the loop.
     history : ndarray of shape (n_steps,)
         Best chi^2 after each step.
+    stalled : bool
+        LM stopped because lambda passed its ceiling (see :class:`FitInfo`).
     """
 
     state: FitState
@@ -251,6 +261,7 @@ class RunResult(NamedTuple):
     converged: bool
     interrupted: bool
     history: np.ndarray
+    stalled: bool = False
 
 
 def _start_vector(table: ParameterTable, problem: ImagingProblem) -> jax.Array:
@@ -259,7 +270,44 @@ def _start_vector(table: ParameterTable, problem: ImagingProblem) -> jax.Array:
             "the table's free parameters differ from the problem's: "
             f"{table.free_names} vs {problem.space.free}; build the problem from this table"
         )
-    return jnp.asarray(table.to_unconstrained(), dtype=jnp.result_type(float))
+    return jnp.asarray(table.to_unconstrained(start_inside_bounds(table, START_MARGIN)), dtype=jnp.result_type(float))
+
+
+#: Fraction of a parameter's range by which a start on a bound is moved inside.
+START_MARGIN = 1e-3
+
+
+def start_inside_bounds(table: ParameterTable, margin: float = START_MARGIN) -> np.ndarray:
+    """Free start values, moved ``margin`` of the range inside a bound they sit on.
+
+    Why: the fitters work in ``u = logit((x - lo) / (hi - lo))``, where
+    ``dx/du`` is the range times ``s (1 - s)``. A start exactly on a bound
+    (``s`` ~ 1e-9 after clipping) makes that column of the Jacobian ~1e-9 of
+    the others, below float32's resolution of ``J^T J``: the parameter would
+    never move and nothing would say so. A warning names the moved parameters.
+
+    Parameters
+    ----------
+    table : ParameterTable
+    margin : float
+        Fraction of ``max - min``.
+
+    Returns
+    -------
+    ndarray of shape (n_free,)
+    """
+    lo, hi = table.bounds()
+    x = table.free_vector()
+    frac = (x - lo) / (hi - lo)
+    moved = (frac < margin) | (frac > 1 - margin)
+    if moved.any():
+        names = [name for name, m in zip(table.free_names, moved) if m]
+        warnings.warn(
+            f"start values on (or within {margin:g} of the range of) a bound moved inside it: {', '.join(names)}",
+            UserWarning,
+            stacklevel=3,
+        )
+    return lo + (hi - lo) * np.clip(frac, margin, 1 - margin)
 
 
 # ---------------------------------------------------------------------------
@@ -355,13 +403,14 @@ def _lm_update(
             ((relative < settings.tolerance) & (predicted_relative < settings.tolerance))
             | (decrement < settings.chi2_tolerance)
         )
-    ) | (damping > settings.max_damping)
+    )
+    stalled = ~converged & (damping > settings.max_damping)
     position = jnp.where(accepted, trial, u)
     new_scale = jnp.maximum(lm.scale, jnp.diagonal(jtj))
     kept = tuple(jnp.where(accepted, new, old) for new, old in zip(models, lm.models))
     extra = LMState(jtj, jtr, new_scale, damping.astype(u.dtype), nu, kept)
     new_state = FitState(position, position, new_chi2, extra)
-    info = FitInfo(chi2_trial, new_chi2, relative, converged, damping, accepted)
+    info = FitInfo(chi2_trial, new_chi2, relative, converged, damping, accepted, stalled)
     return new_state, info
 
 
@@ -474,7 +523,9 @@ def _optax_step(
     else:
         converged = jnp.isfinite(state.best_chi2) & (relative < tolerance)
     new_state = FitState(new_u, best_position, best_chi2, opt_state)
-    info = FitInfo(value, best_chi2, relative, converged, jnp.asarray(jnp.nan, u.dtype), jnp.asarray(True))
+    info = FitInfo(
+        value, best_chi2, relative, converged, jnp.asarray(jnp.nan, u.dtype), jnp.asarray(True), jnp.asarray(False)
+    )
     return new_state, info
 
 
@@ -599,6 +650,7 @@ def run(
     """
     history: list[float] = []
     converged = False
+    stalled = False
     interrupted = False
     n_steps = 0
     bar = tqdm(total=num_steps, desc=fitter.name, disable=not progress, leave=False, unit="step")
@@ -618,12 +670,15 @@ def run(
             if bool(info.converged):
                 converged = True
                 break
+            if bool(info.stalled):
+                stalled = True
+                break
     except KeyboardInterrupt:
         interrupted = True
         bar.write(f"{fitter.name}: interrupted after {n_steps} steps; returning the best state so far")
     finally:
         bar.close()
-    return RunResult(state, n_steps, converged, interrupted, np.asarray(history, dtype=float))
+    return RunResult(state, n_steps, converged, interrupted, np.asarray(history, dtype=float), stalled)
 
 
 # ---------------------------------------------------------------------------
