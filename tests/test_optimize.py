@@ -344,3 +344,19 @@ def test_lm_at_its_damping_ceiling_is_stalled_not_converged():
     assert float(new.best_chi2) == 10.0
     outcome = op.run(op.Fitter(lambda t: state, lambda s: (new, info), "lm"), state, 5, progress=False)
     assert outcome.stalled and not outcome.converged and outcome.n_steps == 1
+
+
+def test_evaluate_without_jacobian_gives_the_same_chi2_and_models(gaussian_case):
+    from galfits_nb.inference import kernels
+
+    config, tree = gaussian_case
+    table = build_parameter_table(config)
+    scene = sc.build_imaging_scene(config, tree, table)
+    table = start_fluxes(imaging_table(table, scene), scene)
+    problem = lk.imaging_problem(scene, table)
+    u = jax.numpy.asarray(problem_start(table, problem), dtype=jax.numpy.result_type(float))
+    chi2, models, normal = kernels.evaluate(u, problem, with_jacobian=False)
+    chi2_j, models_j, (jtj, _) = kernels.evaluate(u, problem, with_jacobian=True)
+    assert normal is None and jtj.shape == (u.shape[0], u.shape[0])
+    assert float(chi2) == pytest.approx(float(chi2_j), rel=1e-5)
+    np.testing.assert_allclose(np.asarray(models[0]), np.asarray(models_j[0]), rtol=1e-5, atol=1e-6)

@@ -176,8 +176,6 @@ def write_seed_files(
     """
     import shutil
 
-    from astropy.io import fits
-
     from galfits_nb.config.lyric import read_lyric
     from galfits_nb.data.observation import read_observation
     from galfits_nb.inference.parameters import build_parameter_table

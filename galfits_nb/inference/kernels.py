@@ -142,6 +142,9 @@ def local_values(u: jax.Array, problem: ImagingProblem) -> jax.Array:
     return jnp.stack([jnp.asarray(values[name], dtype=u.dtype) for name in names])
 
 
+_local_values_jit = jax.jit(local_values)
+
+
 @jax.jit
 def local_values_and_jacobian(u: jax.Array, problem: ImagingProblem) -> tuple[jax.Array, jax.Array]:
     """:func:`local_values` and its Jacobian in ``u`` (forward mode; no pixels involved)."""

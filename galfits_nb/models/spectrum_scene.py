@@ -67,7 +67,7 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
-from galfits_nb.config.spec import Config, GalaxySpec, NucleusSpec, Param
+from galfits_nb.config.spec import Config, GalaxySpec, Param
 from galfits_nb.errors import ConfigError
 from galfits_nb.models import cosmology as cosmo
 from galfits_nb.models import dust as dust_model
@@ -773,7 +773,6 @@ def build_spectrum_scenes(
     frames = []
     spectra = []
     for letter in letters:
-        spec = config.spectrum(letter)
         atlas, aperture, reference = _spectrum_atlas(config, letter)
         ds = tree[f"spectra/{letter}"].to_dataset()
         wavelength = np.asarray(ds.wavelength.values, dtype=float)
