@@ -253,6 +253,80 @@ def build_scenes(
     return scene, sed, spectrum_scene
 
 
+class BuiltProblem(NamedTuple):
+    """What :func:`build_problem` returns.
+
+    Attributes
+    ----------
+    problem : ImagingProblem
+        Scene, parameter space, SED model, spectra and priors: what fitters
+        and samplers evaluate.
+    table : ParameterTable
+        The table whose free parameters are ``problem``'s, with start fluxes
+        (and line luminosities when asked) filled in.
+    scene : ImagingScene
+    sed : SEDScene or None
+    spectra : SpectrumScene or None
+    """
+
+    problem: ImagingProblem
+    table: ParameterTable
+    scene: ImagingScene
+    sed: SEDScene | None
+    spectra: SpectrumScene | None
+
+
+def build_problem(
+    config: Config,
+    tree: xr.DataTree,
+    table: ParameterTable | None = None,
+    *,
+    sampling: Sampling = DEFAULT_SAMPLING,
+    padding: int | None = None,
+    psf_upsampling: int = DEFAULT_PSF_UPSAMPLING,
+    sed_options: dict | None = None,
+    spectra: bool = True,
+    weight_spec: float = 1.0,
+    weight_images: float = 1.0,
+    line_starts: bool = False,
+    priors=None,
+) -> BuiltProblem:
+    """The likelihood problem of a config: scenes, free-parameter table and priors.
+
+    Arguments as for :func:`fit_images`; the optimizers and the samplers
+    (:mod:`galfits_nb.inference.sample`) start from the same problem.
+
+    Returns
+    -------
+    BuiltProblem
+    """
+    table = build_parameter_table(config) if table is None else table
+    scene, sed, spectrum_scene = build_scenes(
+        config,
+        tree,
+        table,
+        sampling=sampling,
+        padding=padding,
+        psf_upsampling=psf_upsampling,
+        sed_options=sed_options,
+        spectra=spectra,
+        weight_spec=weight_spec,
+        weight_images=weight_images,
+    )
+    fit_table = start_fluxes(imaging_table(table, scene, sed, spectrum_scene), scene)
+    if spectrum_scene is not None and line_starts:
+        from galfits_nb.inference.spectrum_start import start_line_luminosities
+
+        fit_table = start_line_luminosities(fit_table, build_parameter_table(config), spectrum_scene, tree)
+    prior_terms = None
+    if priors is not None:
+        from galfits_nb.inference.priors import build_priors
+
+        prior_terms = build_priors(priors, config, fit_table)
+    problem = imaging_problem(scene, fit_table, sed, spectrum_scene, prior_terms)
+    return BuiltProblem(problem, fit_table, scene, sed, spectrum_scene)
+
+
 def _fitter(method: str, problem: ImagingProblem, learning_rate: float, tolerance: float, optimizer):
     if optimizer is not None:
         return optimize.optax_fitter(problem, optimizer, tolerance=None, name=method)
@@ -358,7 +432,7 @@ def fit_images(
     if method not in FIT_METHODS:
         raise ConfigError(f"unknown fit method {method!r}; expected one of {', '.join(FIT_METHODS)}")
     table = build_parameter_table(config) if table is None else table
-    scene, sed, spectrum_scene = build_scenes(
+    built = build_problem(
         config,
         tree,
         table,
@@ -369,18 +443,10 @@ def fit_images(
         spectra=spectra,
         weight_spec=weight_spec,
         weight_images=weight_images,
+        line_starts=line_starts,
+        priors=priors,
     )
-    fit_table = start_fluxes(imaging_table(table, scene, sed, spectrum_scene), scene)
-    if spectrum_scene is not None and line_starts:
-        from galfits_nb.inference.spectrum_start import start_line_luminosities
-
-        fit_table = start_line_luminosities(fit_table, build_parameter_table(config), spectrum_scene, tree)
-    prior_terms = None
-    if priors is not None:
-        from galfits_nb.inference.priors import build_priors
-
-        prior_terms = build_priors(priors, config, fit_table)
-    problem = imaging_problem(scene, fit_table, sed, spectrum_scene, prior_terms)
+    problem, fit_table, scene, sed, spectrum_scene = built
     free = fit_table.free_names
     steps = DEFAULT_NUM_STEPS[method] if num_steps is None else int(num_steps)
 
