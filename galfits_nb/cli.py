@@ -41,6 +41,7 @@ EXIT_INTERRUPTED = 130
 
 _FIT_METHODS = ("lm", "lbfgs", "optimizer", "nuts", "mclmc", "nested", "smc")
 _OPTIMIZERS = ("lm", "lbfgs", "optimizer")
+_SAMPLERS = ("nuts",)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -67,7 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--num_steps",
         type=int,
         default=None,
-        help="maximum steps (default: lm 200, lbfgs 1000, optimizer 15000) or samples",
+        help="maximum steps (default: lm 200, lbfgs 1000, optimizer 15000); for nuts, draws kept per chain "
+        "(default 500)",
+    )
+    parser.add_argument(
+        "--num_warmup", type=int, default=300, help="nuts: adaptation steps per chain before the kept draws"
     )
     parser.add_argument("--learning_rate", type=float, default=0.01, help="Adam learning rate")
     parser.add_argument("--readpar", help="start from this .params file")
@@ -105,6 +110,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--num_steps: expected a positive integer, found {args.num_steps}")
     if not args.learning_rate > 0:
         parser.error(f"--learning_rate: expected a positive number, found {args.learning_rate}")
+    if args.num_warmup < 1 or args.nchains < 1:
+        parser.error(f"--num_warmup, --nchains: expected positive integers, found {args.num_warmup}, {args.nchains}")
     if args.psf_upsampling < 1 or args.psf_upsampling % 2 == 0:
         parser.error(f"--psf_upsampling: expected an odd positive integer, found {args.psf_upsampling}")
     try:
@@ -155,8 +162,11 @@ def _run(args: argparse.Namespace) -> int:
 
 def _unsupported(args: argparse.Namespace, config) -> str | None:
     """Why this version cannot run the requested fit, or None."""
-    if args.fit_method not in _OPTIMIZERS:
-        return f"--fit_method {args.fit_method}: sampling is not available in this version (use lm, lbfgs or optimizer)"
+    if args.fit_method not in _OPTIMIZERS + _SAMPLERS:
+        return (
+            f"--fit_method {args.fit_method}: this sampler is not available in this version "
+            "(use nuts, or lm, lbfgs or optimizer)"
+        )
     return None
 
 
@@ -175,9 +185,11 @@ def _fit_images(args: argparse.Namespace, config, table, tree, workplace: Path) 
         priors = read_priors(args.priorpath)
         sed_options["energy_balance"] = tuple(priors.energy_balance)
 
+    sampling = args.fit_method in _SAMPLERS
     options = dict(
-        method=args.fit_method,
-        num_steps=args.num_steps,
+        # a sampler starts at the best fit, found by Levenberg-Marquardt
+        method="lm" if sampling else args.fit_method,
+        num_steps=None if sampling else args.num_steps,
         learning_rate=args.learning_rate,
         cal_sigma=args.cal_sigma,
         progress=not args.quiet,
@@ -228,6 +240,34 @@ def _fit_images(args: argparse.Namespace, config, table, tree, workplace: Path) 
         print(f"wrote {path}")
     if result.interrupted:
         print("galfits: interrupted; the best parameters so far are written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if sampling:
+        return _sample(args, config, tree, result, workplace, options)
+    return 0
+
+
+def _sample(args: argparse.Namespace, config, tree, mode, workplace: Path, options: dict) -> int:
+    """NUTS from the best fit ``mode``; write the draws and the posterior errors."""
+    from galfits_nb.inference.sample import SampleSettings, sample_posterior
+    from galfits_nb.outputs.posterior import write_posterior_outputs
+
+    settings = SampleSettings(
+        num_chains=args.nchains,
+        num_warmup=args.num_warmup,
+        num_samples=500 if args.num_steps is None else args.num_steps,
+    )
+    fit_options = {k: v for k, v in options.items() if k not in ("method", "num_steps", "cal_sigma", "progress")}
+    print(f"nuts: {settings.num_chains} chains, {settings.num_warmup} warm-up + {settings.num_samples} draws each")
+    posterior = sample_posterior(
+        config, tree, settings=settings, mode=mode, progress=not args.quiet, weight_spec=args.weight_spec, **fit_options
+    )
+    written = write_posterior_outputs(workplace, config, posterior)
+    if posterior.posterior is not None:
+        print(f"nuts: {posterior.wall_time:.1f} s, {posterior.n_divergent} divergent transitions")
+    for path in written.values():
+        print(f"wrote {path}")
+    if posterior.interrupted:
+        print("galfits: interrupted while sampling; the draws finished so far are written", file=sys.stderr)
         return EXIT_INTERRUPTED
     return 0
 

@@ -73,12 +73,15 @@ def test_missing_readpar_file_exits_2(tmp_path, capsys):
     assert status == 2 and "no such file" in capsys.readouterr().err
 
 
-def test_sampler_not_available_yet_exits_3(tmp_path, capsys):
-    assert main([str(QUICKSTART), "--work", str(tmp_path), "--fit_method", "nuts"]) == 3
-    assert "sampling" in capsys.readouterr().err
+@pytest.mark.parametrize("method", ["mclmc", "nested"])
+def test_sampler_not_available_yet_exits_3(tmp_path, capsys, method):
+    assert main([str(QUICKSTART), "--work", str(tmp_path), "--fit_method", method]) == 3
+    assert f"{method}: this sampler is not available" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("option", [["--num_steps", "0"], ["--learning_rate", "-1"]])
+@pytest.mark.parametrize(
+    "option", [["--num_steps", "0"], ["--learning_rate", "-1"], ["--num_warmup", "0"], ["--nchains", "0"]]
+)
 def test_bad_numeric_option_exits_2(tmp_path, capsys, option):
     with pytest.raises(SystemExit) as stop:
         main([str(QUICKSTART), "--work", str(tmp_path), *option])
