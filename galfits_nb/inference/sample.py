@@ -22,24 +22,39 @@ At the mode, the Gauss-Newton precision of ``u`` is
 ``P = J^T J + diag(2 s (1 - s))`` (``s`` the logistic of ``u``; the second
 term is the curvature of the log-Jacobian, which also keeps parameters the
 data do not constrain proper). With ``P^-1 = L L^T`` the chains move in
-``z``, ``u = u_mode + L z``, where the posterior is close to a unit normal:
+``z``, ``u = centre + L z``, where the posterior is close to a unit normal:
 the dense, badly scaled correlations of bulge/disk/AGN decompositions (ratios
-of 1e6 between directions) are taken out before NUTS sees the target, and
-Stan-style window adaptation (blackjax.window_adaptation, a diagonal mass
-matrix and the step size) only has to correct what the Laplace approximation
-misses. This is the "Hessian as the metric" practice of Betancourt (2017,
+of 1e6 between directions) are taken out before NUTS sees the target. This
+is the "Hessian as the metric" practice of Betancourt (2017,
 arXiv:1701.02434, sect. 4.2); the sampler stays exact, only its efficiency
 depends on it.
 
-Chains start at independent draws from that normal (``z ~ N(0, 1)``), adapt
-separately (vmapped), then sample in chunks so a progress bar moves and
-Ctrl-C keeps every finished chunk.
+A parameter whose best value lies within two (data) sigmas of a bound is
+*pinned*: there the posterior in ``u`` is one-sided (a wall on the inside, a
+logistic tail towards the bound) and the Laplace scale in ``u`` is far too
+wide (at 1e-3 of the range from a bound, ``dx/du`` is 1e-3 of the range, so
+``u``'s Laplace sd is tens of units). Pinned parameters are decoupled, given
+a unit scale in ``u`` and centred one data sigma inside the bound.
+
+Warm-up
+-------
+Stan's scheme, in two windows (Hoffman & Gelman 2014, sect. 3.2.1; Stan
+reference manual, "HMC algorithm parameters"): the first half adapts the step
+size by dual averaging (blackjax's ``dual_averaging_adaptation``) with a unit
+mass matrix in ``z``; the variance of ``z`` over that half's second half,
+shrunk towards 1e-3 as Stan does, becomes a diagonal inverse mass matrix; the
+second half adapts the step size again. Each chain adapts on its own
+(vmapped). Warm-up and sampling run in chunks of compiled steps, so a
+progress bar moves and Ctrl-C keeps every finished draw.
+
+Chains start at independent draws from the Laplace normal (``z ~ N(0, 1)``).
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+import math
 import time
 from typing import NamedTuple
 
@@ -56,7 +71,7 @@ from galfits_nb.inference.parameters import ParameterTable
 __all__ = [
     "PosteriorResult",
     "SampleSettings",
-    "laplace_factor",
+    "laplace_preconditioner",
     "log_posterior",
     "posterior_summary",
     "sample_posterior",
@@ -146,8 +161,30 @@ def log_posterior(u: jax.Array, problem: ImagingProblem) -> jax.Array:
     return -0.5 * problem_chi2(u, problem) + log_jacobian
 
 
-def laplace_factor(problem: ImagingProblem, u: jax.Array) -> np.ndarray:
-    """``L`` with ``L L^T = P^-1``, ``P`` the Gauss-Newton precision of ``u`` at the mode.
+class Preconditioner(NamedTuple):
+    """Where the chains move: ``u = centre + factor @ z``.
+
+    Attributes
+    ----------
+    centre : ndarray of shape (n_free,)
+        The mode in ``u``, with pinned parameters moved one data sigma inside their bound.
+    factor : ndarray of shape (n_free, n_free)
+        Lower-triangular ``L`` with ``L L^T`` the Laplace covariance of ``u``.
+    pinned : tuple of int
+        Indices of the pinned parameters (decoupled, unit scale).
+    """
+
+    centre: np.ndarray
+    factor: np.ndarray
+    pinned: tuple[int, ...]
+
+
+#: A best value closer than this many data sigmas to a bound is pinned.
+PINNED_SIGMAS = 2.0
+
+
+def laplace_preconditioner(problem: ImagingProblem, u: jax.Array) -> Preconditioner:
+    """The Laplace approximation of the posterior in ``u`` at the mode, pinned parameters apart.
 
     Parameters
     ----------
@@ -157,63 +194,116 @@ def laplace_factor(problem: ImagingProblem, u: jax.Array) -> np.ndarray:
 
     Returns
     -------
-    ndarray of shape (n_free, n_free), float64
-        Lower-triangular. Computed on the equilibrated matrix (unit
+    Preconditioner
+        The covariance is inverted on the equilibrated precision (unit
         diagonal) with eigenvalues floored at 1e-10 of the largest, so a
         direction the Hessian misses gets a wide, finite scale instead of a
         failure.
     """
     _, jtj, _ = normal_equations(u, problem)
-    s = 1.0 / (1.0 + np.exp(-np.asarray(u, dtype=float)))
-    precision = np.asarray(jtj, dtype=float) + np.diag(2.0 * s * (1.0 - s))
+    jtj = np.asarray(jtj, dtype=float)
+    u = np.asarray(u, dtype=float)
+    lo, hi = np.asarray(problem.space.lower, float), np.asarray(problem.space.upper, float)
+    s = 1.0 / (1.0 + np.exp(-u))
+    x = lo + (hi - lo) * s
+    dxdu = (hi - lo) * s * (1.0 - s)
+    # The data's sigma in x of each parameter alone: J_u = J_x dx/du.
+    with np.errstate(divide="ignore"):
+        sigma_x = np.where(np.diag(jtj) > 0, dxdu / np.sqrt(np.clip(np.diag(jtj), 1e-300, None)), np.inf)
+    gap_low, gap_high = x - lo, hi - x
+    pinned = np.minimum(gap_low, gap_high) < PINNED_SIGMAS * sigma_x
+    precision = jtj + np.diag(2.0 * s * (1.0 - s))
+    centre = u.copy()
+    for i in np.flatnonzero(pinned):
+        inside = min(sigma_x[i], 0.25 * (hi[i] - lo[i]))
+        target = lo[i] + inside if gap_low[i] <= gap_high[i] else hi[i] - inside
+        frac = (target - lo[i]) / (hi[i] - lo[i])
+        centre[i] = np.log(frac) - np.log1p(-frac)
+        precision[i, :] = 0.0
+        precision[:, i] = 0.0
+        precision[i, i] = 1.0
     d = np.sqrt(np.diag(precision))
     scaled = precision / np.outer(d, d)
     eigenvalues, vectors = np.linalg.eigh(0.5 * (scaled + scaled.T))
     eigenvalues = np.maximum(eigenvalues, 1e-10 * eigenvalues.max())
     covariance = (vectors / eigenvalues) @ vectors.T / np.outer(d, d)
-    return np.linalg.cholesky(0.5 * (covariance + covariance.T))
+    factor = np.linalg.cholesky(0.5 * (covariance + covariance.T))
+    return Preconditioner(centre, factor, tuple(int(i) for i in np.flatnonzero(pinned)))
 
 
-def _logdensity(problem: ImagingProblem, u_mode: jax.Array, factor: jax.Array):
+def _logdensity(problem: ImagingProblem, centre: jax.Array, factor: jax.Array):
     """The log posterior as a function of the preconditioned position ``z`` (n_free,)."""
-    return lambda z: log_posterior(u_mode + factor @ z, problem)
+    return lambda z: log_posterior(centre + factor @ z, problem)
+
+
+def _nuts_step(problem, centre, factor, settings: SampleSettings, key, state, step_size, inverse_mass):
+    import blackjax
+
+    kernel = blackjax.nuts(
+        _logdensity(problem, centre, factor), step_size, inverse_mass, max_num_doublings=settings.max_num_doublings
+    )
+    return kernel.step(key, state)
 
 
 @functools.partial(jax.jit, static_argnames=("settings",))
-def _warm_up(keys, z0, problem, u_mode, factor, settings: SampleSettings):
-    """Window adaptation of every chain (vmapped): final states and each chain's step size and mass matrix."""
+def _init_chains(z0, problem, centre, factor, settings: SampleSettings):
+    """NUTS states of every chain at ``z0`` (n_chains, n_free) and their dual-averaging states."""
     import blackjax
+    logdensity = _logdensity(problem, centre, factor)
+    da_init = _dual_averaging(settings)[0]
+    states = jax.vmap(lambda z: blackjax.nuts.init(z, logdensity))(z0)
+    adapt = jax.vmap(lambda _: da_init(jnp.asarray(INITIAL_STEP_SIZE, z0.dtype)))(jnp.arange(z0.shape[0]))
+    return states, adapt
 
-    logdensity = _logdensity(problem, u_mode, factor)
 
-    def one_chain(key, z):
-        warmup = blackjax.window_adaptation(
-            blackjax.nuts,
-            logdensity,
-            target_acceptance_rate=settings.target_acceptance,
-            max_num_doublings=settings.max_num_doublings,
+#: First step size in the preconditioned space (where the target is ~ a unit normal).
+INITIAL_STEP_SIZE = 0.5
+
+
+@functools.partial(jax.jit, static_argnames=("settings",))
+def _warm_up_chunk(keys, states, adapt, inverse_masses, collect, problem, centre, factor, settings: SampleSettings):
+    """``len(collect)`` warm-up steps of every chain: NUTS draws with dual-averaged step sizes.
+
+    Returns the new states, the new dual-averaging states and, per chain, the
+    number, sum and sum of squares of the positions of the steps flagged in
+    ``collect`` (for the diagonal mass matrix).
+    """
+    da_update = _dual_averaging(settings)[1]
+
+    def one_chain(key, state, da_state, inverse_mass):
+        def one(carry, inputs):
+            state, da_state, count, total, squares = carry
+            key, keep = inputs
+            step_size = jnp.exp(da_state.log_step_size)
+            state, info = _nuts_step(problem, centre, factor, settings, key, state, step_size, inverse_mass)
+            da_state = da_update(da_state, info.acceptance_rate)
+            weight = keep.astype(state.position.dtype)
+            carry = (
+                state,
+                da_state,
+                count + weight,
+                total + weight * state.position,
+                squares + weight * state.position**2,
+            )
+            return carry, None
+
+        zeros = jnp.zeros_like(state.position)
+        start = (state, da_state, jnp.zeros((), zeros.dtype), zeros, zeros)
+        (state, da_state, count, total, squares), _ = jax.lax.scan(
+            one, start, (jax.random.split(key, collect.shape[0]), collect)
         )
-        (state, parameters), _ = warmup.run(key, z, num_steps=settings.num_warmup)
-        return state, parameters["step_size"], parameters["inverse_mass_matrix"]
+        return state, da_state, (count, total, squares)
 
-    return jax.vmap(one_chain)(keys, z0)
+    return jax.vmap(one_chain)(keys, states, adapt, inverse_masses)
 
 
 @functools.partial(jax.jit, static_argnames=("settings",))
-def _sample_chunk(keys, states, step_sizes, inverse_masses, problem, u_mode, factor, settings: SampleSettings):
+def _sample_chunk(keys, states, step_sizes, inverse_masses, problem, centre, factor, settings: SampleSettings):
     """``settings.chunk`` NUTS draws of every chain (vmapped); positions and diagnostics per draw."""
-    import blackjax
 
     def one_chain(key, state, step_size, inverse_mass):
-        kernel = blackjax.nuts(
-            _logdensity(problem, u_mode, factor),
-            step_size,
-            inverse_mass,
-            max_num_doublings=settings.max_num_doublings,
-        )
-
         def one_draw(state, key):
-            state, info = kernel.step(key, state)
+            state, info = _nuts_step(problem, centre, factor, settings, key, state, step_size, inverse_mass)
             stats = (
                 state.logdensity,
                 info.is_divergent,
@@ -226,6 +316,20 @@ def _sample_chunk(keys, states, step_sizes, inverse_masses, problem, u_mode, fac
         return jax.lax.scan(one_draw, state, jax.random.split(key, settings.chunk))
 
     return jax.vmap(one_chain)(keys, states, step_sizes, inverse_masses)
+
+
+def _dual_averaging(settings: SampleSettings):
+    from blackjax.adaptation.step_size import dual_averaging_adaptation
+
+    return dual_averaging_adaptation(settings.target_acceptance)
+
+
+def _shrunk_variance(count, total, squares):
+    """Stan's regularised variance of the collected positions: ``n/(n+5) var + 1e-3 * 5/(n+5)``, per chain."""
+    n = jnp.maximum(count, 2.0)[:, None]
+    mean = total / n
+    variance = (squares - n * mean**2) / (n - 1.0)
+    return (n / (n + 5.0)) * variance + 1e-3 * (5.0 / (n + 5.0))
 
 
 _PROBLEM_OPTIONS = frozenset(inspect.signature(build_problem).parameters) - {"config", "tree", "table"}
@@ -281,42 +385,73 @@ def sample_posterior(
     names = fit_table.free_names
     dtype = jnp.result_type(float)
     u_mode = jnp.asarray(fit_table.to_unconstrained(start_inside_bounds(fit_table)), dtype=dtype)
-    factor = jnp.asarray(laplace_factor(problem, u_mode), dtype=dtype)
+    preconditioner = laplace_preconditioner(problem, u_mode)
+    centre = jnp.asarray(preconditioner.centre, dtype=dtype)
+    factor = jnp.asarray(preconditioner.factor, dtype=dtype)
 
-    key = jax.random.key(settings.seed)
-    key_start, key_warm, key_draw = jax.random.split(key, 3)
-    z0 = jax.random.normal(key_start, (settings.num_chains, len(names)), dtype=dtype)
-    n_chunks = -(-settings.num_samples // settings.chunk)
+    n_chains, n_free = settings.num_chains, len(names)
+    key_start, key_warm, key_draw = jax.random.split(jax.random.key(settings.seed), 3)
+    z0 = jax.random.normal(key_start, (n_chains, n_free), dtype=dtype)
+    chunk = settings.chunk
+    # Warm-up: first half with a unit mass (its second half collected), second half with the adapted one.
+    first = max(settings.num_warmup // 2, 1)
+    flags = np.zeros(settings.num_warmup, dtype=bool)
+    flags[first // 2 : first] = True
+    # Equal warm-up chunks (one compiled program) with a boundary where the mass matrix changes.
+    common = math.gcd(first, settings.num_warmup - first) or first
+    size = max(d for d in range(1, min(chunk, common) + 1) if common % d == 0)
+    warm_chunks = [(i, i + size) for i in range(0, settings.num_warmup, size)]
+    n_chunks = -(-settings.num_samples // chunk)
     bar = tqdm(
-        total=settings.num_warmup + n_chunks * settings.chunk,
-        desc=f"nuts ({settings.num_chains} chains): warm-up",
+        total=settings.num_warmup + n_chunks * chunk,
+        desc=f"nuts ({n_chains} chains): warm-up",
         disable=not progress,
         unit="draw",
     )
     positions, stats = [], []
     interrupted = False
     try:
-        states, step_sizes, inverse_masses = _warm_up(
-            jax.random.split(key_warm, settings.num_chains), z0, problem, u_mode, factor, settings
-        )
-        jax.block_until_ready(step_sizes)
-        bar.update(settings.num_warmup)
-        bar.set_description(f"nuts ({settings.num_chains} chains): sampling")
+        states, adapt = _init_chains(z0, problem, centre, factor, settings)
+        inverse_masses = jnp.ones((n_chains, n_free), dtype)
+        sums = None
+        warm_keys = jax.random.split(key_warm, len(warm_chunks))
+        for (begin, end), key_chunk in zip(warm_chunks, warm_keys):
+            if begin == first and sums is not None:
+                inverse_masses = _shrunk_variance(*sums)
+                da_init = _dual_averaging(settings)[0]
+                adapt = jax.vmap(da_init)(jnp.exp(adapt.log_step_size_avg))
+            states, adapt, collected = _warm_up_chunk(
+                jax.random.split(key_chunk, n_chains),
+                states,
+                adapt,
+                inverse_masses,
+                jnp.asarray(flags[begin:end]),
+                problem,
+                centre,
+                factor,
+                settings,
+            )
+            if flags[begin:end].any():
+                sums = collected if sums is None else tuple(a + b for a, b in zip(sums, collected))
+            jax.block_until_ready(adapt)
+            bar.update(end - begin)
+        step_sizes = jnp.exp(adapt.log_step_size_avg)
+        bar.set_description(f"nuts ({n_chains} chains): sampling")
         for key_chunk in jax.random.split(key_draw, n_chunks):
             states, (z, chunk_stats) = _sample_chunk(
-                jax.random.split(key_chunk, settings.num_chains),
+                jax.random.split(key_chunk, n_chains),
                 states,
                 step_sizes,
                 inverse_masses,
                 problem,
-                u_mode,
+                centre,
                 factor,
                 settings,
             )
             jax.block_until_ready(z)
             positions.append(np.asarray(z))
             stats.append([np.asarray(s) for s in chunk_stats])
-            bar.update(settings.chunk)
+            bar.update(chunk)
     except KeyboardInterrupt:
         interrupted = True
         bar.write(f"nuts: interrupted; keeping {sum(p.shape[1] for p in positions)} draws per chain")
@@ -326,7 +461,7 @@ def sample_posterior(
     if not positions:
         return PosteriorResult(mode, None, mode.table, {}, 0, time.perf_counter() - start, True)
     z = np.concatenate(positions, axis=1)[:, : settings.num_samples]  # (chain, draw, n_free)
-    u = np.asarray(u_mode, dtype=float) + z @ np.asarray(factor, dtype=float).T
+    u = preconditioner.centre + z @ preconditioner.factor.T
     lo, hi = fit_table.bounds()
     x = lo + (hi - lo) / (1.0 + np.exp(-u))
     lp, divergent, acceptance, n_steps, depth = (
@@ -343,7 +478,12 @@ def sample_posterior(
             "tree_depth": depth,
             "step_size": step,
         },
-        attrs={"inference_library": "blackjax", "sampler": "nuts", "preconditioning": "laplace at the mode"},
+        attrs={
+            "inference_library": "blackjax",
+            "sampler": "nuts",
+            "preconditioning": "laplace at the mode",
+            "pinned": ", ".join(names[i] for i in preconditioner.pinned),
+        },
     )
     medians = np.median(x.reshape(-1, len(names)), axis=0)
     sigma = {name: float(v) for name, v in zip(names, np.std(x.reshape(-1, len(names)), axis=0, ddof=1))}
