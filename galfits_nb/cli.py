@@ -219,19 +219,13 @@ def _fit_images(args: argparse.Namespace, config, table, tree, workplace: Path) 
     else:
         result = fit_images(config, tree, table, weight_spec=args.weight_spec, **options)
     written = write_imaging_outputs(workplace, config, result)
-    state = (
-        "interrupted"
-        if result.interrupted
-        else "converged"
-        if result.converged
-        else "stalled (no step lowered chisq; look for parameters at their bounds)"
-        if result.stalled
-        else "stopped at --num_steps"
-    )
+    state = "interrupted" if result.interrupted else ("converged" if result.converged else "stopped at --num_steps")
     print(
         f"{args.fit_method}: {state} after {result.n_steps} steps in {result.wall_time:.1f} s; "
         f"chisq {result.chi2:.2f}, reduced chisq {result.reduced_chi2:.4f}, BIC {result.bic:.2f}"
     )
+    if result.at_bounds:
+        print(f"  at a bound: {', '.join(result.at_bounds)}")
     for label, value in result.chi2_per_image.items():
         print(f"  {label}: chisq {value:.2f} over {result.n_good[label]} pixels")
     for letter, ds in result.spectra.items():

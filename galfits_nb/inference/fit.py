@@ -115,9 +115,9 @@ class FitResult(NamedTuple):
         ``component_<name>`` per component (1e-17 erg/s/cm^2/A); attrs
         ``chi2``, ``n_good``, ``reduced_chi2`` (``chi2 / n_good``) and
         ``weight``.
-    stalled : bool
-        LM stopped with lambda at its ceiling: no step lowered chi^2 any
-        more, but the convergence test did not hold either.
+    at_bounds : tuple of str
+        Fitted parameters whose best value lies within 1e-3 of their range
+        of a bound (worth a look: the bound, not the data, may set them).
     """
 
     table: ParameterTable
@@ -139,7 +139,7 @@ class FitResult(NamedTuple):
     history: np.ndarray
     sed: SEDScene | None = None
     spectra: dict[str, xr.Dataset] = {}
-    stalled: bool = False
+    at_bounds: tuple[str, ...] = ()
 
 
 def imaging_table(
@@ -174,6 +174,29 @@ def imaging_table(
         for row in table.rows
     )
     return ParameterTable(rows)
+
+
+def at_bounds(table: ParameterTable, names, margin: float = 1e-3) -> tuple[str, ...]:
+    """The parameters among ``names`` within ``margin`` of their range of a bound.
+
+    Parameters
+    ----------
+    table : ParameterTable
+    names : sequence of str
+    margin : float
+        Fraction of ``max - min``.
+
+    Returns
+    -------
+    tuple of str
+    """
+    close = []
+    for name in names:
+        row = table[name]
+        span = row.max - row.min
+        if min(row.value - row.min, row.max - row.value) <= margin * span:
+            close.append(name)
+    return tuple(close)
 
 
 def start_fluxes(table: ParameterTable, scene: ImagingScene) -> ParameterTable:
@@ -456,12 +479,11 @@ def fit_images(
     if free:
         fitter = _fitter(method, problem, learning_rate, tolerance, optimizer)
         outcome = optimize.run(fitter, fitter.init(fit_table), steps, progress=progress, callback=callback)
-        n_steps, converged, interrupted, history, stalled = (
+        n_steps, converged, interrupted, history = (
             outcome.n_steps,
             outcome.converged,
             outcome.interrupted,
             outcome.history,
-            outcome.stalled,
         )
         finished = n_steps > 0 and np.isfinite(float(outcome.state.best_chi2))
         best_u = outcome.state.best_position if finished else fitter.init(fit_table).position
@@ -477,7 +499,7 @@ def fit_images(
     else:
         best_u = jnp.zeros((0,), dtype=jnp.result_type(float))
         best_table = fit_table
-        n_steps, converged, interrupted, history, stalled = 0, True, False, np.zeros(0), False
+        n_steps, converged, interrupted, history = 0, True, False, np.zeros(0)
     if rendered is None:
         rendered = problem_models(best_u, problem)
     models = [np.asarray(m, dtype=float) for m in rendered]
@@ -541,7 +563,7 @@ def fit_images(
         wall_time=time.perf_counter() - start,
         converged=converged,
         interrupted=interrupted,
-        stalled=stalled,
+        at_bounds=at_bounds(best_table, free),
         history=history,
         sed=sed,
         spectra=spectrum_sets,

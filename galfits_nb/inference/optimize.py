@@ -143,11 +143,6 @@ class FitInfo(NamedTuple):
         LM's lambda (NaN for optax fitters).
     accepted : bool scalar array
         LM: the trial step was taken; optax: always True.
-    stalled : bool scalar array
-        LM: lambda passed its ceiling without a step lowering chi^2 (the fit
-        stops, but is not called converged: typically a parameter pressed
-        against a bound or a model that cannot follow the data); optax:
-        always False.
     """
 
     chi2: jax.Array
@@ -156,7 +151,6 @@ class FitInfo(NamedTuple):
     converged: jax.Array
     damping: jax.Array
     accepted: jax.Array
-    stalled: jax.Array
 
 
 class LMState(NamedTuple):
@@ -203,8 +197,8 @@ class LMSettings(NamedTuple):
     initial_damping : float
         Starting lambda (relative to the scaled ``J^T J``, whose diagonal is 1).
     max_damping : float
-        Stop when lambda grows beyond this (no downhill step can be found);
-        the run is then reported as stalled, not converged.
+        Stop when lambda grows beyond this (no downhill step can be found:
+        the best point is stationary to the working precision).
     max_step : float
         Trust region: the largest change of any unconstrained parameter in
         one step (lambda is raised until the step fits). One unit of ``u``
@@ -252,8 +246,6 @@ class RunResult(NamedTuple):
         True when Ctrl-C (or a callback raising ``KeyboardInterrupt``) stopped the loop.
     history : ndarray of shape (n_steps,)
         Best chi^2 after each step.
-    stalled : bool
-        LM stopped because lambda passed its ceiling (see :class:`FitInfo`).
     """
 
     state: FitState
@@ -261,7 +253,6 @@ class RunResult(NamedTuple):
     converged: bool
     interrupted: bool
     history: np.ndarray
-    stalled: bool = False
 
 
 def _start_vector(table: ParameterTable, problem: ImagingProblem) -> jax.Array:
@@ -403,14 +394,13 @@ def _lm_update(
             ((relative < settings.tolerance) & (predicted_relative < settings.tolerance))
             | (decrement < settings.chi2_tolerance)
         )
-    )
-    stalled = ~converged & (damping > settings.max_damping)
+    ) | (damping > settings.max_damping)
     position = jnp.where(accepted, trial, u)
     new_scale = jnp.maximum(lm.scale, jnp.diagonal(jtj))
     kept = tuple(jnp.where(accepted, new, old) for new, old in zip(models, lm.models))
     extra = LMState(jtj, jtr, new_scale, damping.astype(u.dtype), nu, kept)
     new_state = FitState(position, position, new_chi2, extra)
-    info = FitInfo(chi2_trial, new_chi2, relative, converged, damping, accepted, stalled)
+    info = FitInfo(chi2_trial, new_chi2, relative, converged, damping, accepted)
     return new_state, info
 
 
@@ -523,9 +513,7 @@ def _optax_step(
     else:
         converged = jnp.isfinite(state.best_chi2) & (relative < tolerance)
     new_state = FitState(new_u, best_position, best_chi2, opt_state)
-    info = FitInfo(
-        value, best_chi2, relative, converged, jnp.asarray(jnp.nan, u.dtype), jnp.asarray(True), jnp.asarray(False)
-    )
+    info = FitInfo(value, best_chi2, relative, converged, jnp.asarray(jnp.nan, u.dtype), jnp.asarray(True))
     return new_state, info
 
 
@@ -650,7 +638,6 @@ def run(
     """
     history: list[float] = []
     converged = False
-    stalled = False
     interrupted = False
     n_steps = 0
     bar = tqdm(total=num_steps, desc=fitter.name, disable=not progress, leave=False, unit="step")
@@ -670,15 +657,12 @@ def run(
             if bool(info.converged):
                 converged = True
                 break
-            if bool(info.stalled):
-                stalled = True
-                break
     except KeyboardInterrupt:
         interrupted = True
         bar.write(f"{fitter.name}: interrupted after {n_steps} steps; returning the best state so far")
     finally:
         bar.close()
-    return RunResult(state, n_steps, converged, interrupted, np.asarray(history, dtype=float), stalled)
+    return RunResult(state, n_steps, converged, interrupted, np.asarray(history, dtype=float))
 
 
 # ---------------------------------------------------------------------------

@@ -117,8 +117,8 @@ def imaging_summary(config: Config, result, extra: dict[str, str] | None = None)
         "steps": str(result.n_steps),
         "converged": str(bool(result.converged)),
     }
-    if getattr(result, "stalled", False):
-        header["stalled"] = "True (lambda at its ceiling: no step lowered chisq)"
+    if getattr(result, "at_bounds", ()):
+        header["at a bound"] = ", ".join(result.at_bounds)
     if result.interrupted:
         header["interrupted"] = "True (best parameters so far)"
     spectra = getattr(result, "spectra", None) or {}
