@@ -86,8 +86,9 @@ class SampleSettings(NamedTuple):
     num_chains : int
         Independent chains (vmapped).
     num_warmup : int
-        Window-adaptation steps per chain (step size and diagonal mass
-        matrix in the preconditioned space); these draws are discarded.
+        Warm-up steps per chain (step size by dual averaging, a diagonal
+        mass matrix from the first half; see the module docstring); these
+        draws are discarded.
     num_samples : int
         Kept draws per chain.
     target_acceptance : float
