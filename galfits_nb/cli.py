@@ -221,7 +221,7 @@ def _fit_images(args: argparse.Namespace, config, table, tree, workplace: Path) 
     written = write_imaging_outputs(workplace, config, result)
     state = "interrupted" if result.interrupted else ("converged" if result.converged else "stopped at --num_steps")
     print(
-        f"{args.fit_method}: {state} after {result.n_steps} steps in {result.wall_time:.1f} s; "
+        f"{options['method']}: {state} after {result.n_steps} steps in {result.wall_time:.1f} s; "
         f"chisq {result.chi2:.2f}, reduced chisq {result.reduced_chi2:.4f}, BIC {result.bic:.2f}"
     )
     if result.at_bounds:
