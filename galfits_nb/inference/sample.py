@@ -65,7 +65,7 @@ from tqdm.auto import tqdm
 
 from galfits_nb.inference.fit import FitResult, build_problem, fit_images
 from galfits_nb.inference.likelihood import ImagingProblem, problem_chi2
-from galfits_nb.inference.optimize import normal_equations, start_inside_bounds
+from galfits_nb.inference.optimize import _start_vector, normal_equations
 from galfits_nb.inference.parameters import ParameterTable
 
 __all__ = [
@@ -385,7 +385,7 @@ def sample_posterior(
     problem, fit_table = built.problem, built.table
     names = fit_table.free_names
     dtype = jnp.result_type(float)
-    u_mode = jnp.asarray(fit_table.to_unconstrained(start_inside_bounds(fit_table)), dtype=dtype)
+    u_mode = _start_vector(fit_table, problem)
     preconditioner = laplace_preconditioner(problem, u_mode)
     centre = jnp.asarray(preconditioner.centre, dtype=dtype)
     factor = jnp.asarray(preconditioner.factor, dtype=dtype)

@@ -44,12 +44,13 @@ def write_posterior_outputs(workplace: str | os.PathLike, config: Config, poster
     with atomic_path(path) as tmp:
         posterior.posterior.to_netcdf(str(tmp))
     written["posterior_nc"] = path
+    summary = posterior_summary(posterior)
     path = folder / f"{target}.posterior.csv"
     with atomic_path(path) as tmp:
-        posterior_summary(posterior).to_csv(tmp, index_label="parameter")
+        summary.to_csv(tmp, index_label="parameter")
     written["posterior_csv"] = path
     draws = posterior.posterior.posterior
-    worst = posterior_summary(posterior)["r_hat"].max()
+    worst = summary["r_hat"].max()
     header = {
         "errors": (
             f"posterior sd (nuts, {draws.sizes['chain']} chains x {draws.sizes['draw']} draws, "
