@@ -547,14 +547,32 @@ def test_data_resolution_psf_matches_galsim(n, re_px, q, pa, offset, fwhm_px, up
 
     k = upsampling
     fine_grid = grid.oversampled(k)
-    fine = sersic(offset[0] * scale, offset[1] * scale, re_px * scale, n, pa, q, fine_grid)
     psf_ft = psf_transform(upsample_psf(star, k), grid.shape, k)
-    ours = np.asarray(jax.jit(convolve, static_argnums=2)(fine, psf_ft, k))
-    assert np.abs(ours - reference).max() < 1e-2 * reference.max()
+    x0, y0 = offset[0] * scale, offset[1] * scale
+
+    def convolved(sampling):
+        fine = sersic(x0, y0, re_px * scale, n, pa, q, fine_grid, sampling)
+        return np.asarray(jax.jit(convolve, static_argnums=2)(fine, psf_ft, k))
+
+    # The scene's rule on the fine grid (2 x 2 points per fine pixel) against
+    # 3 x 3 Gauss-Legendre points in every fine pixel.
+    ours = convolved(pr.fine_grid_sampling(pr.DEFAULT_SAMPLING, k))
+    dense = convolved(pr.DEFAULT_SAMPLING)
+    error = np.abs(ours - reference).max()
+    assert error < 1e-2 * reference.max()
+    assert error < 1.25 * np.abs(dense - reference).max() + 1e-4 * reference.max()
     # Convolving at the data's resolution instead is what the upsampling avoids.
     coarse = np.asarray(convolve(sersic(offset[0] * scale, offset[1] * scale, re_px * scale, n, pa, q, grid),
                                  psf_transform(star, grid.shape, 1), 1))
     assert np.abs(ours - reference).max() < np.abs(coarse - reference).max()
+
+
+def test_fine_grid_sampling_rule():
+    base = Sampling()
+    assert pr.fine_grid_sampling(base, 1) is base
+    assert pr.fine_grid_sampling(base, 3) == base._replace(oversampling=2)
+    assert pr.fine_grid_sampling(Sampling(oversampling=5), 2).oversampling == 3
+    assert pr.fine_grid_sampling(Sampling(oversampling=1), 3).oversampling == 1
 
 
 def test_upsampled_psf_keeps_the_samples_when_no_pixel_is_removed():

@@ -126,12 +126,18 @@ def psf_transform(
         With ``(Py, Px) = padded_shape(image_shape, psf.shape, oversampling, margin)``
         (``Px`` even).
     """
-    psf = normalised_psf(psf)
-    my, mx = psf.shape
+    # Built once per image, outside any traced code: numpy (double precision)
+    # rather than eager JAX, which would compile a program per operation.
+    psf = np.asarray(psf)
+    complex_dtype = np.result_type(psf.dtype, np.complex64)
+    work = psf.astype(np.float64)
+    work = work / work.sum()
+    my, mx = work.shape
     py, px = padded_shape(image_shape, (my, mx), oversampling, margin)
-    padded = jnp.zeros((py, px), dtype=psf.dtype).at[:my, :mx].set(psf)
-    padded = jnp.roll(padded, (-(my // 2), -(mx // 2)), axis=(0, 1))
-    return jnp.fft.rfft2(padded)
+    padded = np.zeros((py, px))
+    padded[:my, :mx] = work
+    padded = np.roll(padded, (-(my // 2), -(mx // 2)), axis=(0, 1))
+    return jnp.asarray(np.fft.rfft2(padded).astype(complex_dtype))
 
 
 def padded_shape(

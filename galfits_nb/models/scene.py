@@ -94,6 +94,7 @@ from galfits_nb.models.profiles import (
     PixelGrid,
     Sampling,
     canonical_kind,
+    fine_grid_sampling,
     render_profile,
 )
 from galfits_nb.models.psf import convolve, point_source_image, psf_transform, upsample_psf
@@ -323,6 +324,7 @@ def render_band(
     k = frame.oversampling
     grid = frame.grid
     fine = grid.oversampled(k)
+    fine_sampling = fine_grid_sampling(frame.sampling, k)
     dtype = jnp.result_type(float)
     if frame.shift:
         shift_x = values[frame.shift[0]] * frame.pixel_scale
@@ -355,7 +357,7 @@ def render_band(
                 params[key] = geometry.parity * params[key]
         if comp.kind == "sersic_f":
             params["m"] = comp.mode
-        image = flux * render_profile(comp.kind, params, fine, frame.sampling)
+        image = flux * render_profile(comp.kind, params, fine, fine_sampling)
         extended = image if extended is None else extended + image
 
     model = jnp.zeros(grid.shape, dtype=dtype)
