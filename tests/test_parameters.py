@@ -122,3 +122,10 @@ def test_with_values_clips_and_rejects_unknown(quickstart_table):
     assert table["bulge_n"].value == 6.0
     with pytest.raises(KeyError):
         quickstart_table.with_values({"nothing": 1.0})
+
+
+def test_bound_distance_is_the_fraction_of_the_range_to_the_nearer_bound():
+    from galfits_nb.inference.parameters import bound_distance
+
+    d = bound_distance([0.0, 0.25, 1.0, 10.0, -1.0], [0.0, 0.0, 0.0, 0.0, 0.0], [1.0, 1.0, 4.0, 10.0, 1.0])
+    np.testing.assert_allclose(d, [0.0, 0.25, 0.25, 0.0, -1.0])

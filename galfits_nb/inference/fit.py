@@ -45,7 +45,7 @@ from galfits_nb.inference.likelihood import (
     problem_models,
     reduced_chi2,
 )
-from galfits_nb.inference.parameters import ParameterTable, build_parameter_table
+from galfits_nb.inference.parameters import ParameterTable, bound_distance, build_parameter_table
 from galfits_nb.models.profiles import DEFAULT_SAMPLING, Sampling
 from galfits_nb.models.scene import (
     DEFAULT_PSF_UPSAMPLING,
@@ -190,13 +190,9 @@ def at_bounds(table: ParameterTable, names, margin: float = 1e-3) -> tuple[str, 
     -------
     tuple of str
     """
-    close = []
-    for name in names:
-        row = table[name]
-        span = row.max - row.min
-        if min(row.value - row.min, row.max - row.value) <= margin * span:
-            close.append(name)
-    return tuple(close)
+    rows = [table[name] for name in names]
+    distance = bound_distance([r.value for r in rows], [r.min for r in rows], [r.max for r in rows])
+    return tuple(row.name for row, d in zip(rows, distance) if d <= margin)
 
 
 def start_fluxes(table: ParameterTable, scene: ImagingScene) -> ParameterTable:

@@ -100,6 +100,14 @@ class ParameterSpace:
         s = jax.nn.sigmoid(u)
         return (self.upper - self.lower) * s * (1.0 - s)
 
+    def log_abs_det_jacobian(self, u: jax.Array) -> jax.Array:
+        """``log |dx/du|`` summed over the free parameters: what a density in ``x`` gains in ``u``.
+
+        Written with softplus (``log s = -softplus(-u)``, ``log(1 - s) =
+        -softplus(u)``) so that it stays finite far in the logistic tails.
+        """
+        return jnp.sum(jnp.log(self.upper - self.lower) - jax.nn.softplus(-u) - jax.nn.softplus(u))
+
     def unpack(self, x: jax.Array) -> dict[str, jax.Array]:
         """Every parameter value by name, given the free values ``x`` (n_free,); ties evaluated."""
         values = {name: self.values[i] for i, name in enumerate(self.names)}

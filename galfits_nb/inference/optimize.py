@@ -84,7 +84,7 @@ from galfits_nb.inference.likelihood import (
     ImagingProblem,
     problem_chi2,
 )
-from galfits_nb.inference.parameters import ParameterTable
+from galfits_nb.inference.parameters import ParameterTable, bound_distance
 
 __all__ = [
     "FitState",
@@ -289,8 +289,7 @@ def start_inside_bounds(table: ParameterTable, margin: float = START_MARGIN) -> 
     """
     lo, hi = table.bounds()
     x = table.free_vector()
-    frac = (x - lo) / (hi - lo)
-    moved = (frac < margin) | (frac > 1 - margin)
+    moved = bound_distance(x, lo, hi) < margin
     if moved.any():
         names = [name for name, m in zip(table.free_names, moved) if m]
         warnings.warn(
@@ -298,7 +297,7 @@ def start_inside_bounds(table: ParameterTable, margin: float = START_MARGIN) -> 
             UserWarning,
             stacklevel=3,
         )
-    return lo + (hi - lo) * np.clip(frac, margin, 1 - margin)
+    return lo + (hi - lo) * np.clip((x - lo) / (hi - lo), margin, 1 - margin)
 
 
 # ---------------------------------------------------------------------------

@@ -50,7 +50,7 @@ from galfits_nb.config.companions import (
 from galfits_nb.config.spec import Config, Param
 from galfits_nb.errors import ConfigError
 
-__all__ = ["ParameterTable", "build_parameter_table", "band_labels"]
+__all__ = ["ParameterTable", "build_parameter_table", "band_labels", "bound_distance"]
 
 
 @dataclass(frozen=True)
@@ -229,6 +229,28 @@ class ParameterTable:
         """A new table whose free values are ``x`` (shape (n_free,))."""
         x = np.asarray(x, dtype=float)
         return self.with_values(dict(zip(self.free_names, x.tolist())))
+
+
+def bound_distance(x, lower, upper) -> np.ndarray:
+    """Distance of each value to its nearer bound, as a fraction of its range.
+
+    What the fitters compare with a margin: a start closer than the margin
+    is moved inside (``optimize.start_inside_bounds``), a best value as
+    close is reported as at a bound (``fit.at_bounds``).
+
+    Parameters
+    ----------
+    x, lower, upper : array-likes of one shape
+        Values and their bounds (``upper > lower``).
+
+    Returns
+    -------
+    ndarray
+        ``min(x - lower, upper - x) / (upper - lower)``; 0 on a bound,
+        0.5 in the middle, negative outside.
+    """
+    x, lower, upper = (np.asarray(a, dtype=float) for a in (x, lower, upper))
+    return np.minimum(x - lower, upper - x) / (upper - lower)
 
 
 def _array_module(x):

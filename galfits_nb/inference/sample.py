@@ -158,8 +158,7 @@ def log_posterior(u: jax.Array, problem: ImagingProblem) -> jax.Array:
         relations included in chi^2.
     """
     space = problem.space
-    log_jacobian = jnp.sum(jnp.log(space.upper - space.lower) - jax.nn.softplus(-u) - jax.nn.softplus(u))
-    return -0.5 * problem_chi2(u, problem) + log_jacobian
+    return -0.5 * problem_chi2(u, problem) + space.log_abs_det_jacobian(u)
 
 
 class Preconditioner(NamedTuple):
