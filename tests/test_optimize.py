@@ -233,13 +233,13 @@ def problem_start(table, problem):
 def test_lm_step_compiles_once(tmp_path, monkeypatch):
     """Count traces with a Python counter inside the traced function (as blackjax's tests do)."""
     traces = {"n": 0}
-    original = sc.render_band
+    original = sc.component_unit_image  # what every model and Jacobian renders through
 
     def counting(*args, **kwargs):
         traces["n"] += 1
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(sc, "render_band", counting)
+    monkeypatch.setattr(sc, "component_unit_image", counting)
     # A scene no other test uses (one star), so the first step must trace.
     model, psf = galsim_image(dict(xcen=0.3, ycen=0.1, flux=500.0), "star", 30, 0.7)
     counts = []

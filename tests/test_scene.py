@@ -238,3 +238,38 @@ def test_scene_is_a_pytree_with_static_frames(sersic_config):
     # A different cut-out centre changes arrays only: same treedef, so no recompilation.
     other = sc.build_imaging_scene(sersic_config, make_tree(FLIPPED), table)
     assert jax.tree_util.tree_structure(other) == treedef
+
+
+@pytest.mark.parametrize("geometry", [FLIPPED, ROTATED])
+def test_componentwise_jacobian_matches_forward_mode_through_the_whole_model(geometry):
+    """The fitters' per-component Jacobian (kernels) against plain forward mode on every component kind."""
+    from galfits_nb.inference import kernels
+
+    spiral = dict(Re=1.5, n=1.0, ang=20.0, axrat=0.7, rin=0.5, rout=2.5, alpha=0.5, thetaout=120.0,
+                  am=0.3, thetam=25.0, im=40.0)
+    profiles = [
+        sersic_profile("bulge", Re=0.4, n=3.0, ang=35.0, axrat=0.8),
+        sersic_profile("arm", kind="sersic_f", **spiral),
+        sersic_profile("blob", kind="Gaussian", FWHM=0.6, ang=-10.0, axrat=0.5),
+        ProfileSpec("a", "flat", "const", fixed(0.0), fixed(0.0)),
+    ]
+    star = StarSpec("a", "star", (("xcen", fixed(-1.0)), ("ycen", fixed(0.6))), use_sed=False)
+    config = make_config(profiles=profiles, stars=[star], sky_model="polynomial", n_sky=3)
+    table = build_parameter_table(config)
+    tree = make_tree(geometry)
+    scene = sc.build_imaging_scene(config, tree, table)
+    frame, names = kernels.canonical_frame(scene.frames[0])
+    rng = np.random.default_rng(3)
+    values = dict(table.values(), bulge_xcen=0.3, bulge_ycen=-0.2, arm_xcen=-0.1, blob_xcen=0.5, sky_sloan_r_1=0.01)
+    values.update({name: v for name, v in zip(names, rng.uniform(-0.5, 0.5, len(names))) if name.startswith("logNorm")})
+    values.update({name: 0.3 for name in names if name in kernels._NO_SHIFT})
+    theta = jnp.asarray([values[name] for name in names], dtype=jnp.result_type(float))
+    arrays = scene.images[0]
+    r, model, jacobian = kernels.image_jacobian(theta, arrays, frame)
+    r0, model0, jacobian0 = jax.jit(kernels._dense_jacobian, static_argnames="frame")(theta, arrays, frame)
+    np.testing.assert_allclose(np.asarray(model), np.asarray(model0), atol=1e-5 * float(jnp.abs(model0).max()))
+    scale = np.abs(np.asarray(jacobian0)).max(axis=0)
+    assert (scale > 0).sum() >= len(names) - 1  # every parameter moves the image (but a fixed-zero slot)
+    np.testing.assert_allclose(np.asarray(jacobian), np.asarray(jacobian0), atol=2e-5 * scale.max(), rtol=0)
+    worst = (np.abs(np.asarray(jacobian - jacobian0)).max(axis=0) / np.where(scale > 0, scale, 1.0)).max()
+    assert worst < 1e-4

@@ -114,6 +114,8 @@ __all__ = [
     "image_nodes",
     "frame_geometry",
     "render_band",
+    "component_grid_parameters",
+    "component_unit_image",
     "render_scene",
     "scene_parameter_names",
 ]
@@ -321,18 +323,7 @@ def render_band(
         total = sum(10.0 ** values[comp.flux] for comp in frame.components)
         return jnp.zeros(frame.shape, dtype=jnp.result_type(float)) + total + _sky_image(values, frame)
     p = frame.padding
-    k = frame.oversampling
-    grid = frame.grid
-    fine = grid.oversampled(k)
-    fine_sampling = fine_grid_sampling(frame.sampling, k)
     dtype = jnp.result_type(float)
-    if frame.shift:
-        shift_x = values[frame.shift[0]] * frame.pixel_scale
-        shift_y = values[frame.shift[1]] * frame.pixel_scale
-    else:
-        shift_x = shift_y = 0.0
-    matrix = geometry.sky_to_grid
-
     extended = None
     points = None
     flat = 0.0
@@ -341,32 +332,95 @@ def render_band(
         if comp.kind == "const":
             flat = flat + flux
             continue
-        params = {key: values[name] for key, name in comp.params}
-        xs, ys = params["xcen"], params["ycen"]
-        xg = geometry.offset[0] + matrix[0, 0] * xs + matrix[0, 1] * ys + shift_x
-        yg = geometry.offset[1] + matrix[1, 0] * xs + matrix[1, 1] * ys + shift_y
+        params = component_grid_parameters(values, comp, frame, geometry)
+        image = flux * component_unit_image(params, comp, frame, psf_ft)
         if comp.kind == "point":
-            image = flux * point_source_image(xg, yg, psf_ft, grid, k)
             points = image if points is None else points + image
-            continue
-        params["xcen"], params["ycen"] = xg, yg
-        if "ang" in params:
-            params["ang"] = geometry.parity * params["ang"] + geometry.rotation
-        for key in _HANDED_ANGLES:
-            if key in params:
-                params[key] = geometry.parity * params[key]
-        if comp.kind == "sersic_f":
-            params["m"] = comp.mode
-        image = flux * render_profile(comp.kind, params, fine, fine_sampling)
-        extended = image if extended is None else extended + image
+        else:
+            extended = image if extended is None else extended + image
 
-    model = jnp.zeros(grid.shape, dtype=dtype)
+    model = jnp.zeros(frame.grid.shape, dtype=dtype)
     if extended is not None:
-        model = model + convolve(extended, psf_ft, k)
+        model = model + convolve(extended, psf_ft, frame.oversampling)
     if points is not None:
         model = model + points
     model = model[p : p + ny, p : p + nx] + flat
     return model + _sky_image(values, frame)
+
+
+def component_grid_parameters(
+    values: dict[str, jax.Array], comp: ComponentSpec, frame: ImageFrame, geometry: FrameGeometry
+) -> dict[str, jax.Array]:
+    """A shaped component's parameters in the frame's grid coordinates.
+
+    The centre's sky offsets (arcsec) become offsets on the padded grid,
+    with the image's relative shift (pixels) added; position angles and
+    handed angles are turned into the grid's orientation and parity.
+
+    Parameters
+    ----------
+    values : dict of str to scalar arrays
+        Parameter values by name.
+    comp : ComponentSpec
+        Not ``const``; static.
+    frame : ImageFrame
+        Static.
+    geometry : FrameGeometry
+
+    Returns
+    -------
+    dict of str to scalar arrays
+        ``xcen``, ``ycen`` (arcsec on ``frame.grid``) and, for profiles,
+        the other keys of ``PROFILE_PARAMETERS[comp.kind]`` except ``m``.
+    """
+    if frame.shift:
+        shift_x = values[frame.shift[0]] * frame.pixel_scale
+        shift_y = values[frame.shift[1]] * frame.pixel_scale
+    else:
+        shift_x = shift_y = 0.0
+    matrix = geometry.sky_to_grid
+    params = {key: values[name] for key, name in comp.params}
+    xs, ys = params["xcen"], params["ycen"]
+    params["xcen"] = geometry.offset[0] + matrix[0, 0] * xs + matrix[0, 1] * ys + shift_x
+    params["ycen"] = geometry.offset[1] + matrix[1, 0] * xs + matrix[1, 1] * ys + shift_y
+    if comp.kind == "point":
+        return {"xcen": params["xcen"], "ycen": params["ycen"]}
+    if "ang" in params:
+        params["ang"] = geometry.parity * params["ang"] + geometry.rotation
+    for key in _HANDED_ANGLES:
+        if key in params:
+            params[key] = geometry.parity * params[key]
+    return params
+
+
+def component_unit_image(
+    params: dict[str, jax.Array], comp: ComponentSpec, frame: ImageFrame, psf_ft: jax.Array
+) -> jax.Array:
+    """One shaped component at unit flux, before the padding is cut off.
+
+    Parameters
+    ----------
+    params : dict of str to scalar arrays
+        From :func:`component_grid_parameters`.
+    comp : ComponentSpec
+        Not ``const``; static.
+    frame : ImageFrame
+        Static.
+    psf_ft : complex array
+
+    Returns
+    -------
+    array
+        A profile: flux per pixel on ``frame.grid.oversampled(k)``, not yet
+        convolved. A point source: the PSF moved to its place on
+        ``frame.grid`` (already at the data's resolution).
+    """
+    k = frame.oversampling
+    if comp.kind == "point":
+        return point_source_image(params["xcen"], params["ycen"], psf_ft, frame.grid, k)
+    if comp.kind == "sersic_f":
+        params = dict(params, m=comp.mode)
+    return render_profile(comp.kind, params, frame.grid.oversampled(k), fine_grid_sampling(frame.sampling, k))
 
 
 def _sky_image(values: dict[str, jax.Array], frame: ImageFrame) -> jax.Array:
