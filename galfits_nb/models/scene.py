@@ -182,7 +182,9 @@ class ImageFrame(NamedTuple):
     shift : tuple of 2 str, or ()
         ``(csx_<band>, csy_<band>)`` when the image may shift (I13 = 1).
     sampling : Sampling
-        Pixel integration of the profiles (on the fine grid).
+        Pixel integration of the profiles at the data's resolution; on the
+        fine grid :func:`~galfits_nb.models.profiles.fine_grid_sampling`
+        of it is used.
     total_flux : bool
         A single-pixel image holding the whole flux of every component
         (photometry as an image, ``total_flux_pixel`` in the dataset): the
@@ -654,14 +656,9 @@ def build_imaging_scene(
         shift = (f"csx_{label}", f"csy_{label}") if spec.allow_shift else ()
         psf = np.asarray(ds.psf.values, dtype=float)
         k = int(ds.attrs.get("psf_oversampling", spec.psf_oversampling))
-        frame_sampling = sampling
         if k == 1 and psf_upsampling > 1:
             psf = upsample_psf(psf, psf_upsampling)
             k = int(psf_upsampling)
-            # Two Gauss-Legendre points per fine pixel side integrate a smooth
-            # profile to ~1e-6 (one, the midpoint rule, lost 5e-4 of an
-            # exponential disk's flux); the cusp is in the exact central block.
-            frame_sampling = sampling._replace(oversampling=max(2, math.ceil(sampling.oversampling / k)))
         ny, nx = ds.sizes["y"], ds.sizes["x"]
         pad = int(math.ceil((max(psf.shape) // 2) / k)) if padding is None else int(padding)
         frame = ImageFrame(
@@ -677,7 +674,7 @@ def build_imaging_scene(
             sky_model=spec.sky_model,
             sky=sky,
             shift=shift,
-            sampling=frame_sampling,
+            sampling=sampling,
             total_flux=bool(ds.attrs.get("total_flux_pixel", 0)),
         )
         missing = [name for name in scene_parameter_names((frame,)) if name not in table and name not in sed_fluxes]
