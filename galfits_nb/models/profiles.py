@@ -182,12 +182,20 @@ class Sampling(NamedTuple):
         without an analytic enclosed flux.
     edge_nodes : int
         Gauss-Legendre nodes per pixel edge for the exact block integral.
+    window_size : int
+        Side, in pixels, of a window around the centre integrated with
+        ``window_oversampling`` points (0: none); for fine grids, where the
+        rest of the grid needs fewer points (:func:`fine_grid_sampling`).
+    window_oversampling : int
+        Gauss-Legendre points per pixel side in that window.
     """
 
     oversampling: int = 3
     block_size: int = 8
     block_oversampling: int = 16
     edge_nodes: int = 32
+    window_size: int = 0
+    window_oversampling: int = 2
 
 
 DEFAULT_SAMPLING = Sampling()
@@ -198,14 +206,18 @@ def fine_grid_sampling(sampling: Sampling, factor: int) -> Sampling:
 
     Rendering on ``grid.oversampled(factor)`` already samples each data
     pixel ``factor x factor`` times, so the Gauss-Legendre points per *fine*
-    pixel fall to ``ceil(oversampling / factor)``, but not below two (the
-    two-point rule is exact for cubics; one point per fine pixel, the
-    midpoint rule, loses up to 6e-4 of an exponential's flux with Re = 1.5
-    data pixels). The exact block around the centre is kept. On the 3x
-    grid of an SDSS cut-out, 2 x 2 points instead of 3 x 3 leave the total
-    flux of Sersic profiles (n = 0.5-4, Re = 0.3-1.5") unchanged within
-    2e-5 and make a rendering 4.7 times cheaper; through a PSF given at the
-    data's resolution the convolved images agree with GalSim as closely
+    pixel fall to ``ceil(oversampling / factor)`` (one, the midpoint rule,
+    at ``factor = 3``). Near the centre, where a profile curves most, a
+    window of 32 x 32 data pixels keeps at least two points per fine pixel
+    side (exact for cubics), and the exact block stays inside it. Midpoint
+    sampling everywhere would lose up to 6e-4 of an exponential's flux
+    (Re = 1.5 data pixels); with the window, against 4 x 4 points per fine
+    pixel on the 3x grid of an SDSS cut-out, total fluxes of Sersic profiles
+    (n = 0.5-4, Re = 0.3-6") agree within 2e-5 and pixels within 1e-5 of
+    the peak, and the Jacobian of one profile in its six parameters costs
+    11 ms instead of 38 ms with two points per fine pixel everywhere. Through
+    a PSF given at the data's resolution the convolved images agree with
+    GalSim as closely as with 3 x 3 points per fine pixel
     (``tests/test_profiles.py::test_data_resolution_psf_matches_galsim``).
 
     Parameters
@@ -222,8 +234,12 @@ def fine_grid_sampling(sampling: Sampling, factor: int) -> Sampling:
     """
     if factor <= 1:
         return sampling
-    points = max(min(2, sampling.oversampling), -(-sampling.oversampling // factor))
-    return sampling._replace(oversampling=points)
+    points = -(-sampling.oversampling // factor)
+    return sampling._replace(
+        oversampling=points,
+        window_size=32 * factor,
+        window_oversampling=max(min(2, sampling.oversampling), points),
+    )
 
 # Parameter names per profile kind for :func:`render_profile` (the names of
 # ``config.spec.PROFILE_SHAPE_KEYS`` plus the centre). Units: arcsec for
@@ -780,21 +796,41 @@ def _render(
         return area * _pixel_means(density(x, y), grid.ny, grid.nx, k)
     centre_row = jnp.round(grid.cy + y0 / grid.pixel_scale).astype(jnp.int32)
     centre_col = jnp.round(grid.cx + x0 / grid.pixel_scale).astype(jnp.int32)
-    i0 = jnp.clip(centre_row - by // 2, 0, grid.ny - by)
-    j0 = jnp.clip(centre_col - bx // 2, 0, grid.nx - bx)
-    rows = i0 + jnp.arange(by)
-    cols = j0 + jnp.arange(bx)
+
+    def around_centre(size_y: int, size_x: int) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+        i0 = jnp.clip(centre_row - size_y // 2, 0, grid.ny - size_y)
+        j0 = jnp.clip(centre_col - size_x // 2, 0, grid.nx - size_x)
+        return i0 + jnp.arange(size_y), j0 + jnp.arange(size_x), i0, j0
+
+    # Sample sets evaluated in one density call (one copy of the profile in
+    # the compiled program): the grid, the window, the block when it is sampled.
+    xs, ys, means = [x], [y], [(grid.ny, grid.nx, k)]
+    wy = min(sampling.window_size, grid.ny)
+    wx = min(sampling.window_size, grid.nx)
+    window = wy > by and wx > bx and sampling.window_oversampling > k
+    if window and wy == grid.ny and wx == grid.nx:  # the window is the grid
+        k, window = sampling.window_oversampling, False
+        x, y = _sample_points(jnp.arange(grid.ny), jnp.arange(grid.nx), grid, k)
+        xs, ys, means = [x], [y], [(grid.ny, grid.nx, k)]
+    if window:
+        w_rows, w_cols, wi0, wj0 = around_centre(wy, wx)
+        xw, yw = _sample_points(w_rows, w_cols, grid, sampling.window_oversampling)
+        xs.append(xw), ys.append(yw), means.append((wy, wx, sampling.window_oversampling))
+    rows, cols, i0, j0 = around_centre(by, bx)
     if block_flux is None:
-        # One density call for the grid and the block samples together: one
-        # copy of the profile in the compiled program.
         kb = sampling.block_oversampling
         xb, yb = _sample_points(rows, cols, grid, kb)
-        samples = density(jnp.concatenate([x, xb]), jnp.concatenate([y, yb]))
-        image = area * _pixel_means(samples[: x.shape[0]], grid.ny, grid.nx, k)
-        block = area * _pixel_means(samples[x.shape[0] :], by, bx, kb)
-    else:
-        image = area * _pixel_means(density(x, y), grid.ny, grid.nx, k)
-        block = block_flux(rows, cols)
+        xs.append(xb), ys.append(yb), means.append((by, bx, kb))
+    samples = density(jnp.concatenate(xs), jnp.concatenate(ys)) if len(xs) > 1 else density(x, y)
+    parts = []
+    start = 0
+    for (n_rows, n_cols, factor), sx in zip(means, xs):
+        parts.append(area * _pixel_means(samples[start : start + sx.shape[0]], n_rows, n_cols, factor))
+        start += sx.shape[0]
+    image = parts[0]
+    if window:
+        image = lax.dynamic_update_slice(image, parts[1].astype(image.dtype), (wi0, wj0))
+    block = parts[-1] if block_flux is None else block_flux(rows, cols)
     return lax.dynamic_update_slice(image, block.astype(image.dtype), (i0, j0))
 
 
