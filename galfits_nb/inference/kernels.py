@@ -200,7 +200,7 @@ def _structured_jacobian(theta: jax.Array, arrays: ImageArrays, frame: ImageFram
     chain to the local parameters, ``d p_c / d theta`` and ``d f_c / d
     theta``, is a Jacobian of a handful of scalars. On the ten J0056
     images this takes 14 renderings and 14 convolutions per SDSS band
-    instead of 36 and 18 (benchmarks/jacobian.py: 1.8 times faster).
+    instead of 36 and 18 (benchmarks/jacobian.py: 1.76 times faster).
     """
     ny, nx = frame.shape
     p = frame.padding
