@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from galfits_nb.config.companions import check_ties, evaluate_tie
-from galfits_nb.inference.parameters import ParameterTable
+from galfits_nb.inference.parameters import ParameterTable, logistic_log_abs_det_jacobian
 from galfits_nb.models import scene as scene_module
 from galfits_nb.models.scene import ImagingScene
 from galfits_nb.models.sed_scene import SEDScene, sed_log_fluxes
@@ -101,12 +101,8 @@ class ParameterSpace:
         return (self.upper - self.lower) * s * (1.0 - s)
 
     def log_abs_det_jacobian(self, u: jax.Array) -> jax.Array:
-        """``log |dx/du|`` summed over the free parameters: what a density in ``x`` gains in ``u``.
-
-        Written with softplus (``log s = -softplus(-u)``, ``log(1 - s) =
-        -softplus(u)``) so that it stays finite far in the logistic tails.
-        """
-        return jnp.sum(jnp.log(self.upper - self.lower) - jax.nn.softplus(-u) - jax.nn.softplus(u))
+        """``log |dx/du|`` summed over the free parameters: what a density in ``x`` gains in ``u``."""
+        return logistic_log_abs_det_jacobian(u, self.lower, self.upper)
 
     def unpack(self, x: jax.Array) -> dict[str, jax.Array]:
         """Every parameter value by name, given the free values ``x`` (n_free,); ties evaluated."""

@@ -50,7 +50,7 @@ from galfits_nb.config.companions import (
 from galfits_nb.config.spec import Config, Param
 from galfits_nb.errors import ConfigError
 
-__all__ = ["ParameterTable", "build_parameter_table", "band_labels", "bound_distance"]
+__all__ = ["ParameterTable", "build_parameter_table", "band_labels", "bound_distance", "logistic_log_abs_det_jacobian"]
 
 
 @dataclass(frozen=True)
@@ -215,11 +215,8 @@ class ParameterTable:
 
     def log_abs_det_jacobian(self, u):
         """``log |dx/du|`` summed over free parameters (for samplers)."""
-        xp = _array_module(u)
         lo, hi = self.bounds()
-        log_s = -xp.logaddexp(0.0, -u)
-        log_1ms = -xp.logaddexp(0.0, u)
-        return xp.sum(xp.log(hi - lo) + log_s + log_1ms)
+        return logistic_log_abs_det_jacobian(u, lo, hi)
 
     def unpack(self, x) -> dict[str, object]:
         """All parameter values from a free vector ``x`` of shape (n_free,)."""
@@ -229,6 +226,27 @@ class ParameterTable:
         """A new table whose free values are ``x`` (shape (n_free,))."""
         x = np.asarray(x, dtype=float)
         return self.with_values(dict(zip(self.free_names, x.tolist())))
+
+
+def logistic_log_abs_det_jacobian(u, lower, upper):
+    """``sum log |dx/du|`` of ``x = lower + (upper - lower) sigmoid(u)``; numpy or JAX.
+
+    Written with ``log s = -log(1 + e^-u)`` and ``log(1 - s) = -log(1 + e^u)``
+    so that it stays finite far in the logistic tails.
+
+    Parameters
+    ----------
+    u : array of shape (n_free,)
+        Unconstrained vector.
+    lower, upper : arrays of shape (n_free,)
+        Bounds.
+
+    Returns
+    -------
+    scalar
+    """
+    xp = _array_module(u)
+    return xp.sum(xp.log(upper - lower) - xp.logaddexp(0.0, -u) - xp.logaddexp(0.0, u))
 
 
 def bound_distance(x, lower, upper) -> np.ndarray:
