@@ -340,6 +340,34 @@ def test_parameters_left_at_a_bound_are_reported(gaussian_case):
     assert result.table["gal_axrat"].value == pytest.approx(0.6, abs=1e-3)
 
 
+def test_stall_rule_ends_the_creep_against_a_bound_within_a_tenth_of_the_errors(gaussian_case):
+    """A parameter pressing on a bound: LM creeps toward it, chi^2 falling by tenths per step.
+
+    The stall rule must stop that creep early, where no parameter is more
+    than ~0.1 of its error from where the fit without the rule ends
+    (``model_tolerance = 0`` switches the rule off).
+    """
+    config, tree = gaussian_case
+    table = build_parameter_table(config)
+    row = table["gal_axrat"]
+    table = table.with_rows([dataclasses.replace(row, min=0.2, max=0.6, value=0.5)])  # truth 0.7: outside
+    scene = sc.build_imaging_scene(config, tree, table)
+    table = start_fluxes(imaging_table(table, scene), scene)
+    problem = lk.imaging_problem(scene, table)
+    outcomes = {}
+    for name, settings in (("stall", op.LMSettings()), ("creep", op.LMSettings(model_tolerance=0.0))):
+        fitter = op.levenberg_marquardt(problem, settings)
+        outcomes[name] = op.run(fitter, fitter.init(table), 200, progress=False)
+    stall, creep = outcomes["stall"], outcomes["creep"]
+    assert stall.converged and creep.converged
+    assert stall.n_steps < creep.n_steps - 3
+    sigma, _ = op.parameter_errors(problem, creep.state.best_position, creep.state.extra.jtj)
+    x_stall = np.asarray(problem.space.from_unconstrained(stall.state.best_position))
+    x_creep = np.asarray(problem.space.from_unconstrained(creep.state.best_position))
+    assert np.all(np.abs(x_stall - x_creep) < 0.15 * sigma), (x_stall - x_creep) / sigma
+    assert float(stall.state.best_chi2) - float(creep.state.best_chi2) < 3.0
+
+
 def test_evaluate_without_jacobian_gives_the_same_chi2_and_models(gaussian_case):
     from galfits_nb.inference import kernels
 

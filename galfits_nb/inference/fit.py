@@ -117,7 +117,8 @@ class FitResult(NamedTuple):
         ``weight``.
     at_bounds : tuple of str
         Fitted parameters whose best value lies within 1e-3 of their range
-        of a bound (worth a look: the bound, not the data, may set them).
+        of a bound, or within 0.1 of their error (:func:`at_bounds`; worth a
+        look: the bound, not the data, may set them).
     """
 
     table: ParameterTable
@@ -176,8 +177,20 @@ def imaging_table(
     return ParameterTable(rows)
 
 
-def at_bounds(table: ParameterTable, names, margin: float = 1e-3) -> tuple[str, ...]:
-    """The parameters among ``names`` within ``margin`` of their range of a bound.
+def at_bounds(
+    table: ParameterTable,
+    names,
+    margin: float = 1e-3,
+    sigma: dict[str, float] | None = None,
+    within_sigma: float = 0.1,
+) -> tuple[str, ...]:
+    """The parameters among ``names`` on a bound: within ``margin`` of their range, or within ``within_sigma`` errors.
+
+    Why the second test: LM stops once its steps move no parameter by more
+    than a tenth of its error (the stall rule of
+    :mod:`galfits_nb.inference.optimize`), so a parameter pressing on a
+    bound ends about that close to it, which may be more than ``margin`` of
+    a narrow range.
 
     Parameters
     ----------
@@ -185,6 +198,9 @@ def at_bounds(table: ParameterTable, names, margin: float = 1e-3) -> tuple[str, 
     names : sequence of str
     margin : float
         Fraction of ``max - min``.
+    sigma : dict of str to float, optional
+        1-sigma errors by name (NaN or absent: only the margin applies).
+    within_sigma : float
 
     Returns
     -------
@@ -192,7 +208,14 @@ def at_bounds(table: ParameterTable, names, margin: float = 1e-3) -> tuple[str, 
     """
     rows = [table[name] for name in names]
     distance = bound_distance([r.value for r in rows], [r.min for r in rows], [r.max for r in rows])
-    return tuple(row.name for row, d in zip(rows, distance) if d <= margin)
+    sigma = sigma or {}
+    out = []
+    for row, d in zip(rows, distance):
+        error = sigma.get(row.name, float("nan"))
+        near = np.isfinite(error) and d * (row.max - row.min) <= within_sigma * error
+        if d <= margin or near:
+            out.append(row.name)
+    return tuple(out)
 
 
 def start_fluxes(table: ParameterTable, scene: ImagingScene) -> ParameterTable:
@@ -470,6 +493,7 @@ def fit_images(
     steps = DEFAULT_NUM_STEPS[method] if num_steps is None else int(num_steps)
 
     sigma: dict[str, float] = {}
+    bound_sigma: dict[str, float] = {}
     covariance = None
     rendered = None
     if free:
@@ -486,10 +510,13 @@ def fit_images(
         lm_state = outcome.state.extra if finished and isinstance(outcome.state.extra, optimize.LMState) else None
         if lm_state is not None:
             rendered = lm_state.models  # LM keeps the models at its best point: no extra compilation
-        if cal_sigma:
+        # LM holds J^T J at its best point, so its errors cost one small
+        # inversion: at_bounds uses them even without cal_sigma.
+        if cal_sigma or lm_state is not None:
             jtj = lm_state.jtj if lm_state is not None else None
             errors, covariance = optimize.parameter_errors(problem, best_u, jtj)
-            sigma = {name: float(e) for name, e in zip(free, errors)}
+            bound_sigma = {name: float(e) for name, e in zip(free, errors)}
+            sigma, covariance = (bound_sigma, covariance) if cal_sigma else ({}, None)
         best_x = np.asarray(problem.space.from_unconstrained(best_u), dtype=float)
         best_table = table.with_values(dict(zip(free, best_x.tolist())))
     else:
@@ -559,7 +586,7 @@ def fit_images(
         wall_time=time.perf_counter() - start,
         converged=converged,
         interrupted=interrupted,
-        at_bounds=at_bounds(best_table, free),
+        at_bounds=at_bounds(best_table, free, sigma=bound_sigma),
         history=history,
         sed=sed,
         spectra=spectrum_sets,

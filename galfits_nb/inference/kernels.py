@@ -41,6 +41,8 @@ __all__ = [
     "local_values_and_jacobian",
     "image_residuals",
     "image_jacobian",
+    "image_normal_terms",
+    "image_chi2",
     "evaluate",
     "spectrum_jacobian",
 ]
@@ -280,13 +282,69 @@ def image_jacobian(theta: jax.Array, arrays: ImageArrays, frame: ImageFrame) -> 
     return _structured_jacobian(theta, arrays, frame)
 
 
+@functools.partial(jax.jit, static_argnames=("frame", "size"))
+def image_normal_terms(
+    theta: jax.Array, chain: jax.Array, start: jax.Array, arrays: ImageArrays, frame: ImageFrame, size: int
+) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+    """One image's chi^2, model and its share of ``J^T J`` and ``J^T r`` in ``u``.
+
+    The image's local values are ``theta[start : start + size]`` and their
+    Jacobian in ``u`` the same rows of ``chain``; both are cut inside the
+    compiled program (``start`` is an argument, not a constant, so images of
+    one layout still share it). The normal matrix is formed in the local
+    parameters first and then chained, ``T^T (J^T J) T``: n_pix x n_local^2
+    multiplications instead of n_pix x n_free^2.
+
+    Parameters
+    ----------
+    theta : array of shape (n_local_all,)
+        :func:`local_values`.
+    chain : array of shape (n_local_all, n_free)
+        Their Jacobian in ``u``.
+    start : int scalar array
+    arrays : ImageArrays
+    frame : ImageFrame
+        Canonical (static).
+    size : int
+        The image's number of local values (static).
+
+    Returns
+    -------
+    chi2 : scalar array
+    model : array of shape (ny, nx)
+    jtj : array of shape (n_free, n_free)
+    jtr : array of shape (n_free,)
+    """
+    local = jax.lax.dynamic_slice_in_dim(theta, start, size)
+    rows = jax.lax.dynamic_slice_in_dim(chain, start, size, axis=0)
+    r, model, jacobian = image_jacobian(local, arrays, frame)
+    return jnp.dot(r, r), model, rows.T @ (jacobian.T @ jacobian) @ rows, rows.T @ (jacobian.T @ r)
+
+
+@functools.partial(jax.jit, static_argnames=("frame", "size"))
+def image_chi2(
+    theta: jax.Array, start: jax.Array, arrays: ImageArrays, frame: ImageFrame, size: int
+) -> tuple[jax.Array, jax.Array]:
+    """One image's chi^2 and model at ``theta[start : start + size]`` (see :func:`image_normal_terms`)."""
+    r, model = _weighted(jax.lax.dynamic_slice_in_dim(theta, start, size), arrays, frame)
+    return jnp.dot(r, r), model
+
+
 @jax.jit
-def _normal_terms(jacobian: jax.Array, r: jax.Array, chain: jax.Array) -> tuple[jax.Array, jax.Array]:
-    j_u = jacobian @ chain
-    return j_u.T @ j_u, j_u.T @ r
+def _summed(parts: tuple) -> tuple:
+    """Element-wise sums of a tuple of equally structured tuples (one program, not one per addition)."""
+    return tuple(functools.reduce(jnp.add, column) for column in zip(*parts))
 
 
-def _warm_up(u: jax.Array, problem: ImagingProblem, theta: jax.Array, with_jacobian: bool) -> None:
+def _image_call(layout: ImageLayout, arrays: ImageArrays, theta: jax.Array, chain: jax.Array | None):
+    start = jnp.asarray(layout.start, jnp.int32)
+    size = layout.stop - layout.start
+    if chain is None:
+        return image_chi2(theta, start, arrays, layout.frame, size)
+    return image_normal_terms(theta, chain, start, arrays, layout.frame, size)
+
+
+def _warm_up(problem: ImagingProblem, theta: jax.Array, chain: jax.Array | None) -> None:
     """Compile the programs of every distinct layout at once, on threads.
 
     XLA compiles one program on one thread; the layouts are independent, so
@@ -296,12 +354,11 @@ def _warm_up(u: jax.Array, problem: ImagingProblem, theta: jax.Array, with_jacob
 
     seen = {}
     for layout, arrays in zip(image_layouts(problem), problem.scene.images):
-        seen.setdefault(layout.frame, (theta[layout.start : layout.stop], arrays))
-    function = image_jacobian if with_jacobian else image_residuals
+        seen.setdefault((layout.frame, layout.stop - layout.start), (layout, arrays))
     if len(seen) < 2:
         return
     with ThreadPoolExecutor(max_workers=min(len(seen), os.cpu_count() or 1)) as pool:
-        jobs = [pool.submit(function, local, arrays, frame) for frame, (local, arrays) in seen.items()]
+        jobs = [pool.submit(_image_call, layout, arrays, theta, chain) for layout, arrays in seen.values()]
         for job in jobs:
             jax.block_until_ready(job.result())
 
@@ -311,6 +368,10 @@ _WARM: set = set()
 
 def evaluate(u: jax.Array, problem: ImagingProblem, with_jacobian: bool):
     """chi^2, the models and (optionally) ``J^T J`` and ``J^T r`` at ``u``.
+
+    Each image is one call of a compiled program (:func:`image_normal_terms`
+    or :func:`image_chi2`); the spectra and priors add their terms, and the
+    sums are one more program.
 
     Returns
     -------
@@ -325,39 +386,40 @@ def evaluate(u: jax.Array, problem: ImagingProblem, with_jacobian: bool):
         theta, chain = _local_values_jit(u, problem), None
     key = (problem.scene.frames, with_jacobian, u.dtype)
     if key not in _WARM:
-        _warm_up(u, problem, theta, with_jacobian)
+        _warm_up(problem, theta, chain)
         _WARM.add(key)
-    chi2 = jnp.zeros((), u.dtype)
+    terms = []  # (chi2, jtj, jtr) or (chi2,) per image, spectrum and prior block
     models = []
-    jtj = jnp.zeros((u.shape[0], u.shape[0]), u.dtype)
-    jtr = jnp.zeros((u.shape[0],), u.dtype)
     for layout, arrays in zip(layouts, problem.scene.images):
-        local = theta[layout.start : layout.stop]
         if with_jacobian:
-            r, model, jacobian = image_jacobian(local, arrays, layout.frame)
-            a, b = _normal_terms(jacobian, r, chain[layout.start : layout.stop])
-            jtj = jtj + a
-            jtr = jtr + b
+            chi2, model, jtj, jtr = _image_call(layout, arrays, theta, chain)
+            terms.append((chi2, jtj, jtr))
         else:
-            r, model = image_residuals(local, arrays, layout.frame)
-        chi2 = chi2 + jnp.dot(r, r)
+            chi2, model = _image_call(layout, arrays, theta, None)
+            terms.append((chi2,))
         models.append(model)
     if problem.spectra is not None:
         if with_jacobian:
             r, spectra, jacobian = spectrum_jacobian(u, problem)
-            jtj = jtj + jacobian.T @ jacobian
-            jtr = jtr + jacobian.T @ r
+            terms.append(_gram(r, jacobian))
         else:
             r, spectra = _spectrum_residuals_jit(u, problem)
-        chi2 = chi2 + jnp.dot(r, r)
+            terms.append((jnp.dot(r, r),))
         models.extend(spectra)
     if problem.priors is not None and problem.priors.terms:
         r, jacobian = prior_jacobian(u, problem)
-        chi2 = chi2 + jnp.dot(r, r)
-        if with_jacobian:
-            jtj = jtj + jacobian.T @ jacobian
-            jtr = jtr + jacobian.T @ r
-    return chi2, tuple(models), ((jtj, jtr) if with_jacobian else None)
+        terms.append(_gram(r, jacobian) if with_jacobian else (jnp.dot(r, r),))
+    if not terms:
+        n = u.shape[0]
+        terms.append((jnp.zeros((), u.dtype), jnp.zeros((n, n), u.dtype), jnp.zeros((n,), u.dtype)))
+    total = _summed(tuple(terms))
+    return total[0], tuple(models), ((total[1], total[2]) if with_jacobian else None)
+
+
+@jax.jit
+def _gram(r: jax.Array, jacobian: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """``(r.r, J^T J, J^T r)`` of a block of residuals."""
+    return jnp.dot(r, r), jacobian.T @ jacobian, jacobian.T @ r
 
 
 @jax.jit

@@ -45,8 +45,12 @@ predicted), when the full Gauss-Newton step from the new point would lower
 chi^2 by less than ``chi2_tolerance`` (absolute; ``g^T (J^T J)^-1 g``, the
 Newton decrement, which is also the squared distance to the linearised
 optimum in units of the parameter errors, so 0.01 means every parameter is
-within 0.1 sigma of it), or when ``lambda`` exceeds ``max_damping`` (no
-downhill step exists at working precision).
+within 0.1 sigma of it), when the last three accepted steps together moved
+the model by less than 0.1 sigma and gained less than 1 in chi^2 per step
+(the stall rule, :func:`_stalled`: it ends the creep along a valley where
+parameters press on their bounds, which the Newton decrement cannot see), or
+when ``lambda`` exceeds ``max_damping`` (no downhill step exists at working
+precision).
 
 Adam and L-BFGS (optax)
 -----------------------
@@ -173,6 +177,11 @@ class LMState(NamedTuple):
     models : tuple of arrays of shape (ny, nx)
         Model images at the position (kept so that a fit needs no separate
         compiled renderer for its result).
+    recent_positions : array of shape (window, n_free)
+        The positions of the last ``LMSettings.window`` accepted steps,
+        oldest first (the start repeated before there are that many).
+    recent_chi2 : array of shape (window,)
+        chi^2 at those positions (inf before there are that many).
     """
 
     jtj: jax.Array
@@ -181,6 +190,8 @@ class LMState(NamedTuple):
     damping: jax.Array
     nu: jax.Array
     models: tuple[jax.Array, ...]
+    recent_positions: jax.Array
+    recent_chi2: jax.Array
 
 
 class LMSettings(NamedTuple):
@@ -205,6 +216,16 @@ class LMSettings(NamedTuple):
         moves a parameter from the middle of its range to 73 % of it; the
         limit keeps early Gauss-Newton steps from throwing parameters into
         the flat ends of the logistic transform, where they would stick.
+    window : int
+        Accepted steps over which the stall rule looks back.
+    model_tolerance : float
+        Stall rule, first half: stop when the last ``window`` accepted steps
+        together changed the model by less than this, ``|J du|^2`` in units
+        of the data's sigma (0.01: every parameter moved less than 0.1 of
+        its error, see :func:`_stalled`) ...
+    stall_chi2 : float
+        ... and lowered chi^2 by less than this per step on average (1 is
+        the change that moves one parameter by its 1-sigma error).
     """
 
     tolerance: float = 1e-6
@@ -212,6 +233,9 @@ class LMSettings(NamedTuple):
     initial_damping: float = 1e-3
     max_damping: float = 1e10
     max_step: float = 1.0
+    window: int = 3
+    model_tolerance: float = 1e-2
+    stall_chi2: float = 1.0
 
 
 class Fitter(NamedTuple):
@@ -395,9 +419,16 @@ def _lm_update(
         )
     ) | (damping > settings.max_damping)
     position = jnp.where(accepted, trial, u)
+    recent_positions = jnp.where(
+        accepted, jnp.concatenate([lm.recent_positions[1:], trial[None]]), lm.recent_positions
+    )
+    recent_chi2 = jnp.where(
+        accepted, jnp.concatenate([lm.recent_chi2[1:], chi2_trial[None]]), lm.recent_chi2
+    )
+    converged = converged | (accepted & _stalled(trial, chi2_trial, lm.recent_positions[0], lm.recent_chi2[0], jtj, settings))
     new_scale = jnp.maximum(lm.scale, jnp.diagonal(jtj))
     kept = tuple(jnp.where(accepted, new, old) for new, old in zip(models, lm.models))
-    extra = LMState(jtj, jtr, new_scale, damping.astype(u.dtype), nu, kept)
+    extra = LMState(jtj, jtr, new_scale, damping.astype(u.dtype), nu, kept, recent_positions, recent_chi2)
     new_state = FitState(position, position, new_chi2, extra)
     info = FitInfo(chi2_trial, new_chi2, relative, converged, damping, accepted)
     return new_state, info
@@ -414,6 +445,28 @@ def _lm_step(state: FitState, problem: ImagingProblem, settings: LMSettings) -> 
     trial, damping_used, predicted = _lm_propose(state, settings)
     chi2_trial, models, (jtj, jtr) = kernels.evaluate(trial, problem, with_jacobian=True)
     return _lm_update(state, trial, chi2_trial, models, jtj, jtr, damping_used, predicted, settings)
+
+
+def _stalled(
+    u: jax.Array, chi2: jax.Array, u_before: jax.Array, chi2_before: jax.Array, jtj: jax.Array, settings: LMSettings
+) -> jax.Array:
+    """The stall rule: the last ``window`` accepted steps moved nothing that matters.
+
+    ``du = u - u_before`` spans the window. ``|J du|^2 = du^T (J^T J) du`` is
+    the change of the model in units of the data's sigma, and it bounds the
+    change of every parameter in units of its (marginal) error:
+    ``(du_i)^2 <= |J du|^2 (J^T J)^-1_ii`` by the Cauchy-Schwarz inequality.
+    Why it is needed: where parameters press on their bounds the Gauss-Newton
+    model predicts large gains beyond the bounds (the Newton decrement stays
+    large), and LM creeps along the valley with heavily damped steps that
+    lower chi^2 by tenths while moving no parameter by a hundredth of its
+    error (docs/sed.md, "Time to converge"). Both halves must hold: a small
+    step taken under heavy damping while chi^2 still falls fast is not a stop.
+    """
+    du = u - u_before
+    moved = du @ jtj @ du
+    gained = chi2_before - chi2
+    return (moved < settings.model_tolerance) & (gained < settings.stall_chi2 * settings.window)
 
 
 def _newton_decrement(jtj: jax.Array, jtr: jax.Array) -> jax.Array:
@@ -467,6 +520,8 @@ def levenberg_marquardt(problem: ImagingProblem, settings: LMSettings = LMSettin
             jnp.asarray(2.0, u.dtype),
             tuple(jnp.zeros(frame.shape, u.dtype) for frame in problem.scene.frames)
             + (tuple(jnp.zeros_like(a.data) for a in problem.spectra.spectra) if problem.spectra is not None else ()),
+            jnp.tile(u[None], (settings.window, 1)),
+            jnp.full((settings.window,), jnp.inf, u.dtype),
         )
         return FitState(u, u, jnp.asarray(jnp.inf, u.dtype), extra)
 
