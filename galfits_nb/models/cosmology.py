@@ -213,13 +213,18 @@ def distance_table(
 def _hermite(
     z: jax.Array, nodes: jax.Array, values: jax.Array, slopes: jax.Array
 ) -> jax.Array:
-    """Cubic Hermite interpolation on increasing ``nodes``, clamped at the ends."""
-    nodes = jnp.asarray(nodes)
-    z = jnp.clip(jnp.asarray(z, nodes.dtype), nodes[0], nodes[-1])
-    i = jnp.clip(jnp.searchsorted(nodes, z, side="right") - 1, 0, nodes.size - 2)
+    """Cubic Hermite interpolation on increasing ``nodes``, clamped at the ends.
+
+    In numpy when no argument is a JAX array (building a fit), so that no
+    small program is compiled for a value computed once.
+    """
+    xp = jnp if any(isinstance(a, jax.Array) for a in (z, nodes, values, slopes)) else np
+    nodes = xp.asarray(nodes)
+    z = xp.clip(xp.asarray(z, nodes.dtype), nodes[0], nodes[-1])
+    i = xp.clip(xp.searchsorted(nodes, z, side="right") - 1, 0, nodes.size - 2)
     step = nodes[i + 1] - nodes[i]
     t = (z - nodes[i]) / step
-    values, slopes = jnp.asarray(values), jnp.asarray(slopes)
+    values, slopes = xp.asarray(values), xp.asarray(slopes)
     return (
         (1.0 + 2.0 * t) * (1.0 - t) ** 2 * values[i]
         + t * (1.0 - t) ** 2 * step * slopes[i]
@@ -266,4 +271,4 @@ def lookback_time_gyr(z: jax.Array | float, table: DistanceTable) -> jax.Array:
     Interpolated from its own table rather than as ``age(0) - age(z)``, which
     would lose precision at small z in float32.
     """
-    return _hermite(z, table.redshift, table.lookback_gyr, -jnp.asarray(table.d_age_dz))
+    return _hermite(z, table.redshift, table.lookback_gyr, -table.d_age_dz)

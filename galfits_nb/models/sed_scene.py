@@ -637,7 +637,7 @@ def build_sed_scene(
             )
         stars.append(SEDStar(star.name, f"{star.name}_Teff", f"{star.name}_logL"))
     star_matrix = np.asarray(
-        pixel_weights(jnp.asarray(templates.stellar.wavelength_edges, dtype=dtype), 0.0, bands), dtype=float
+        pixel_weights(np.asarray(templates.stellar.wavelength_edges, dtype=float), 0.0, bands), dtype=float
     ) * unit_factors[:, None]
 
     observed = np.asarray(templates.stellar.wavelength, dtype=float)
@@ -648,7 +648,7 @@ def build_sed_scene(
     arrays = []
     for index, galaxy in enumerate(galaxies):
         z = jnp.asarray(redshifts[index], dtype=dtype)
-        age = cosmo.age_of_universe_gyr(z, distances)
+        age = cosmo.age_of_universe_gyr(redshifts[index], distances)  # numpy: nothing to compile
         if galaxy.fixed:
             cont, lines = band_matrices(
                 z, templates, bands, jnp.asarray(unit_factors, dtype=dtype), distances, coefficients,
