@@ -103,3 +103,25 @@ def test_cosmology_is_a_hashable_spec() -> None:
 def test_only_flat_lambda_cdm() -> None:
     with pytest.raises(GalfitsError, match="flat Lambda-CDM"):
         cosmo.Cosmology.from_astropy(LambdaCDM(H0=70.0, Om0=0.3, Ode0=0.6))
+
+
+def test_cached_table_and_default_are_what_astropy_gives(tmp_path, monkeypatch) -> None:
+    """The second call reads the cache folder; what it reads equals astropy's values."""
+    from astropy.cosmology import Planck18
+
+    monkeypatch.setenv("GALFITS_NB_CACHE", str(tmp_path))
+    first = cosmo.default_cosmology()
+    assert (tmp_path / "cosmology" / "planck18.json").is_file()
+    assert cosmo.default_cosmology() == first == cosmo.Cosmology.from_astropy(Planck18)
+    fresh = cosmo.distance_table(first, z_max=5.0, n_redshift=64)
+    stored = list((tmp_path / "cosmology").glob("distances-*.npz"))
+    assert len(stored) == 1
+    again = cosmo.distance_table(first, z_max=5.0, n_redshift=64)
+    for name in cosmo.DistanceTable._fields:
+        np.testing.assert_array_equal(getattr(again, name), getattr(fresh, name))
+    z = np.array([0.1, 1.0, 4.0])
+    ages = np.asarray(cosmo.age_of_universe_gyr(z, again))
+    assert ages == pytest.approx(Planck18.age(z).to_value("Gyr"), rel=1e-4)  # 64 nodes only
+    # Another grid is another file, not the first one's content.
+    other = cosmo.distance_table(first, z_max=2.0, n_redshift=64)
+    assert other.redshift[-1] == pytest.approx(2.0)

@@ -151,9 +151,8 @@ _local_values_jit = jax.jit(local_values)
 @jax.jit
 def local_values_and_jacobian(u: jax.Array, problem: ImagingProblem) -> tuple[jax.Array, jax.Array]:
     """:func:`local_values` and its Jacobian in ``u`` (forward mode; no pixels involved)."""
-    theta = local_values(u, problem)
-    jacobian = jax.jacfwd(local_values)(u, problem)
-    return theta, jacobian
+    theta, tangents = _values_and_tangents(lambda v: local_values(v, problem), u)
+    return theta, tangents.T
 
 
 def _values(theta: jax.Array) -> dict[str, jax.Array]:
@@ -233,8 +232,8 @@ def _structured_jacobian(theta: jax.Array, arrays: ImageArrays, frame: ImageFram
             out.append(local[comp.flux])
         return jnp.stack([jnp.asarray(v, dtype=t.dtype) for v in out])
 
-    chain = jax.jacfwd(grid_parameters)(theta)  # (n_rows, n_local)
-    grid_values = grid_parameters(theta)
+    grid_values, tangents = _values_and_tangents(grid_parameters, theta)
+    chain = tangents.T  # (n_rows, n_local)
     extended, extended_rows, direct, direct_rows = [], [], [], []
     row = 0
     for comp, comp_keys in zip(shaped, keys):
