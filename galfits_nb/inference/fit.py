@@ -61,6 +61,7 @@ from galfits_nb.models.spectrum_scene import (
     spectrum_parameter_names,
 )
 from galfits_nb.models.sky import polynomial_degree, polynomial_terms
+from galfits_nb.precision import full_precision
 
 __all__ = ["FitResult", "fit_images", "build_scenes", "imaging_table", "start_fluxes", "FIT_METHODS", "DEFAULT_NUM_STEPS"]
 
@@ -379,6 +380,7 @@ def _fitter(method: str, problem: ImagingProblem, learning_rate: float, toleranc
     return optimize.adam(problem, learning_rate)
 
 
+@full_precision
 def fit_images(
     config: Config,
     tree: xr.DataTree,

@@ -32,6 +32,7 @@ from galfits_nb.inference.likelihood import ImagingProblem, problem_spectrum_res
 from galfits_nb.models import scene as scene_module
 from galfits_nb.models.psf import convolve
 from galfits_nb.models.scene import ImageArrays, ImageFrame, scene_parameter_names
+from galfits_nb.precision import full_precision
 
 __all__ = [
     "ImageLayout",
@@ -381,6 +382,7 @@ def _warm_up(problem: ImagingProblem, theta: jax.Array, chain: jax.Array | None)
 _WARM: set = set()
 
 
+@full_precision
 def evaluate(u: jax.Array, problem: ImagingProblem, with_jacobian: bool):
     """chi^2, the models and (optionally) ``J^T J`` and ``J^T r`` at ``u``.
 

@@ -67,6 +67,7 @@ from galfits_nb.inference.fit import FitResult, build_problem, fit_images
 from galfits_nb.inference.likelihood import ImagingProblem, problem_chi2
 from galfits_nb.inference.optimize import _start_vector, normal_equations
 from galfits_nb.inference.parameters import ParameterTable
+from galfits_nb.precision import full_precision
 
 __all__ = [
     "PosteriorResult",
@@ -335,6 +336,7 @@ def _shrunk_variance(count, total, squares):
 _PROBLEM_OPTIONS = frozenset(inspect.signature(build_problem).parameters) - {"config", "tree", "table"}
 
 
+@full_precision
 def sample_posterior(
     config,
     tree,
