@@ -425,7 +425,8 @@ def _lm_update(
     recent_chi2 = jnp.where(
         accepted, jnp.concatenate([lm.recent_chi2[1:], chi2_trial[None]]), lm.recent_chi2
     )
-    converged = converged | (accepted & _stalled(trial, chi2_trial, lm.recent_positions[0], lm.recent_chi2[0], jtj, settings))
+    stalled = _stalled(trial, chi2_trial, lm.recent_positions[0], lm.recent_chi2[0], jtj, settings)
+    converged = converged | (accepted & stalled)
     new_scale = jnp.maximum(lm.scale, jnp.diagonal(jtj))
     kept = tuple(jnp.where(accepted, new, old) for new, old in zip(models, lm.models))
     extra = LMState(jtj, jtr, new_scale, damping.astype(u.dtype), nu, kept, recent_positions, recent_chi2)
@@ -460,7 +461,7 @@ def _stalled(
     model predicts large gains beyond the bounds (the Newton decrement stays
     large), and LM creeps along the valley with heavily damped steps that
     lower chi^2 by tenths while moving no parameter by a hundredth of its
-    error (docs/sed.md, "Time to converge"). Both halves must hold: a small
+    error (docs/imaging.md, "When LM stops"). Both halves must hold: a small
     step taken under heavy damping while chi^2 still falls fast is not a stop.
     """
     du = u - u_before

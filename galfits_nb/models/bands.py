@@ -143,7 +143,9 @@ def pixel_weights(edges_rest: jax.Array, redshift: jax.Array, bands: BandRespons
     if not any(isinstance(a, jax.Array) for a in (edges_rest, redshift, bands.wavelength, bands.cumulative)):
         # numpy when nothing is a JAX array (building a fit): nothing to compile
         edges = np.asarray(edges_rest, dtype=float) * (1.0 + redshift)
-        cum = np.stack([np.interp(edges, w, c, left=0.0, right=1.0) for w, c in zip(bands.wavelength, bands.cumulative)])
+        cum = np.stack(
+            [np.interp(edges, w, c, left=0.0, right=1.0) for w, c in zip(bands.wavelength, bands.cumulative)]
+        )
         return np.diff(cum, axis=1)
     edges = jnp.asarray(edges_rest) * (1.0 + redshift)
     cum = jax.vmap(lambda w, c: jnp.interp(edges, w, c, left=0.0, right=1.0))(
