@@ -187,11 +187,12 @@ def at_bounds(
 ) -> tuple[str, ...]:
     """The parameters among ``names`` on a bound: within ``margin`` of their range, or within ``within_sigma`` errors.
 
-    Why the second test: LM stops once its steps move no parameter by more
-    than a tenth of its error (the stall rule of
-    :mod:`galfits_nb.inference.optimize`), so a parameter pressing on a
-    bound ends about that close to it, which may be more than ``margin`` of
-    a narrow range.
+    Why the second test: a parameter pressing on a bound approaches it
+    geometrically in the logistic space, and LM stops once its steps gain
+    next to nothing (or, with the opt-in stall rule of
+    :mod:`galfits_nb.inference.optimize`, once they move no parameter by a
+    tenth of its error), so it may end indistinguishably close to the bound
+    for the data and yet more than ``margin`` of its range away.
 
     Parameters
     ----------
