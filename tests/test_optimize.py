@@ -382,3 +382,29 @@ def test_evaluate_without_jacobian_gives_the_same_chi2_and_models(gaussian_case)
     assert normal is None and jtj.shape == (u.shape[0], u.shape[0])
     assert float(chi2) == pytest.approx(float(chi2_j), rel=1e-5)
     np.testing.assert_allclose(np.asarray(models[0]), np.asarray(models_j[0]), rtol=1e-5, atol=1e-6)
+
+
+def test_warm_up_threads_compile_at_the_callers_matmul_precision(monkeypatch):
+    """The warm-up compiles on threads; JAX's precision context is thread-local.
+
+    Under ``galfits_nb.precision.full_precision`` (GPUs) the threads must
+    compile the programs the caller then runs, not default-precision ones
+    (which doubled the compile time of a cold run on the H200).
+    """
+    from types import SimpleNamespace
+
+    from galfits_nb.inference import kernels
+
+    seen = []
+    monkeypatch.setattr(
+        kernels, "_image_call", lambda layout, arrays, theta, chain: seen.append(jax.config.jax_default_matmul_precision)
+    )
+    layouts = (kernels.ImageLayout("a", (), 0, 1), kernels.ImageLayout("b", (), 1, 3))
+    monkeypatch.setattr(kernels, "image_layouts", lambda problem: layouts)
+    problem = SimpleNamespace(scene=SimpleNamespace(images=(None, None)))
+    with jax.default_matmul_precision("highest"):
+        kernels._warm_up(problem, None, None)
+    assert seen == ["highest", "highest"]
+    seen.clear()
+    kernels._warm_up(problem, None, None)
+    assert seen == [None, None]

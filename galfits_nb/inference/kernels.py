@@ -373,8 +373,19 @@ def _warm_up(problem: ImagingProblem, theta: jax.Array, chain: jax.Array | None)
         seen.setdefault((layout.frame, layout.stop - layout.start), (layout, arrays))
     if len(seen) < 2:
         return
+    # JAX's configuration contexts are thread-local: the matrix-product
+    # precision of the caller (galfits_nb.precision) must be entered in the
+    # pool's threads too, or they compile programs the caller never uses.
+    precision = jax.config.jax_default_matmul_precision
+
+    def compile_one(layout: ImageLayout, arrays: ImageArrays):
+        if precision is None:
+            return _image_call(layout, arrays, theta, chain)
+        with jax.default_matmul_precision(precision):
+            return _image_call(layout, arrays, theta, chain)
+
     with ThreadPoolExecutor(max_workers=min(len(seen), os.cpu_count() or 1)) as pool:
-        jobs = [pool.submit(_image_call, layout, arrays, theta, chain) for layout, arrays in seen.values()]
+        jobs = [pool.submit(compile_one, layout, arrays) for layout, arrays in seen.values()]
         for job in jobs:
             jax.block_until_ready(job.result())
 
