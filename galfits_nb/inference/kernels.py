@@ -331,8 +331,9 @@ def image_normal_terms(
     rows = jax.lax.dynamic_slice_in_dim(chain, start, size, axis=0)
     r, model, jacobian = image_jacobian(local, arrays, frame)
     # Columns of local values no free parameter moves (a fixed sky) are left
-    # out before squaring: in physical units (pure SED photometry, sigma ~
-    # 1e-17) their entries reach 1e16 and their squares overflow float32.
+    # out before squaring: in physical units (pure SED photometry in
+    # erg/s/cm^2/A) their entries, 1/sigma, reach 4e20, whose square
+    # overflows float32, and inf times the zero chain is NaN.
     jacobian = jnp.where(jnp.any(rows != 0, axis=1)[None, :], jacobian, 0.0)
     return jnp.dot(r, r), model, rows.T @ (jacobian.T @ jacobian) @ rows, rows.T @ (jacobian.T @ r)
 
