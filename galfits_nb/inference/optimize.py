@@ -462,8 +462,8 @@ def _stalled(
     Why it is needed: where parameters press on their bounds the Gauss-Newton
     model predicts large gains beyond the bounds (the Newton decrement stays
     large), and LM creeps along the valley with heavily damped steps that
-    lower chi^2 by tenths while moving no parameter by a hundredth of its
-    error (docs/imaging.md, "When LM stops"). Both halves must hold: a small
+    lower chi^2 by tenths while moving the model by a few hundredths of its
+    sigma (docs/imaging.md, "When LM stops"). Both halves must hold: a small
     step taken under heavy damping while chi^2 still falls fast is not a stop.
     Off by default: the demo's joint stage met both halves at reduced chi^2
     1.094 and, let go on, LM left that plateau for 0.995.
