@@ -7,12 +7,14 @@ of an SED are template spectra times filter weights, and Levenberg-Marquardt
 solves with ``J^T J``; at 5e-4 the fluxes of bright bands move by more than
 their errors and LM steps are computed from a perturbed Hessian. On the
 J0056 quickstart the H200 took 117 LM steps to a chi^2 of 77924 with the
-default, where the CPU took 48 steps to 76974 (docs/sed.md). CPUs compute
-float32 products at full precision either way, and there the context is not entered
-(it changes the compiled code and slows it).
+default, where the same machine's CPU took 48-52 steps to 76974
+(docs/sed.md). CPUs compute float32 products at full precision either way,
+and there the context is not entered (it changes the compiled code and
+slows it).
 
-:func:`full_precision` wraps galfits_nb's entry points (the fit, the
-sampler, the command) in ``jax.default_matmul_precision("highest")``;
+:func:`full_precision` wraps galfits_nb's entry points (``fit_images``,
+``sample_posterior`` and LM's ``kernels.evaluate``; the command goes
+through them) in ``jax.default_matmul_precision("highest")``;
 programs traced inside it keep full float32 products. JAX code of the
 user's own outside these calls is left at its defaults.
 """
