@@ -244,11 +244,11 @@ def distance_table(
     key = hashlib.sha1(repr((cosmology, float(z_max), int(n_redshift))).encode()).hexdigest()[:12]
     path = _cache_file(f"distances-v{_TABLE_VERSION}-{key}.npz")
     if path is not None and path.is_file():
-        try:
-            with np.load(path) as stored:
-                return DistanceTable(*(stored[field] for field in DistanceTable._fields))
-        except (OSError, ValueError, KeyError):
-            pass  # unreadable: compute it again
+        from galfits_nb.models.ssp import _read_npz  # the template cache's reader: None when unreadable
+
+        stored = _read_npz(path)
+        if stored is not None and all(field in stored for field in DistanceTable._fields):
+            return DistanceTable(*(stored[field] for field in DistanceTable._fields))
     table = _astropy_distance_table(cosmology, z_max, n_redshift)
     if path is not None:
         def write(tmp):
