@@ -7,8 +7,9 @@ whole fit traces every image separately, and XLA's compile time grows with
 the number of images (two minutes for the ten J0056 bands on two CPU cores).
 Here each image is evaluated by a program that knows only its layout: the
 frame's parameter names are replaced by positions (:func:`canonical_frame`),
-so images of one layout share one compiled residual function and one
-compiled Jacobian, and the per-image arrays (data, weights, PSF transform,
+so images of one layout share one compiled chi^2 program
+(:func:`image_chi2`) and one for the normal terms
+(:func:`image_normal_terms`), and the per-image arrays (data, weights, PSF transform,
 geometry) are ordinary arguments.
 
 The chain to the free parameters is kept apart: :func:`local_values` maps
@@ -40,7 +41,6 @@ __all__ = [
     "canonical_frame",
     "local_values",
     "local_values_and_jacobian",
-    "image_residuals",
     "image_jacobian",
     "image_normal_terms",
     "image_chi2",
@@ -163,12 +163,6 @@ def _values(theta: jax.Array) -> dict[str, jax.Array]:
 def _weighted(theta: jax.Array, arrays: ImageArrays, frame: ImageFrame) -> tuple[jax.Array, jax.Array]:
     model = scene_module.render_band(_values(theta), frame, arrays.psf_ft, arrays.geometry)
     return ((model - arrays.data) * arrays.inv_sigma).reshape(-1), model
-
-
-@functools.partial(jax.jit, static_argnames=("frame",))
-def image_residuals(theta: jax.Array, arrays: ImageArrays, frame: ImageFrame) -> tuple[jax.Array, jax.Array]:
-    """Weighted residuals (flattened) and model of one image at local values ``theta``."""
-    return _weighted(theta, arrays, frame)
 
 
 def _dense_jacobian(theta: jax.Array, arrays: ImageArrays, frame: ImageFrame) -> tuple[jax.Array, jax.Array, jax.Array]:
