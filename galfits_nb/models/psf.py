@@ -39,8 +39,8 @@ Padding
     off. Without a margin the image is padded by the PSF's half-width.
 
 The transform of the PSF is computed once (:func:`psf_transform`) outside the
-fit loop; each step does one forward and one inverse real FFT
-(:func:`convolve`).
+fit loop; each step does one forward real FFT on the fine grid and one
+inverse on the data grid's rows (:func:`convolve` bins in Fourier space).
 """
 
 from __future__ import annotations
@@ -65,22 +65,29 @@ __all__ = [
 ArrayLike = jax.Array | float
 
 
-def fft_size(minimum: int) -> int:
+def fft_size(minimum: int, multiple: int = 1) -> int:
     """Smallest even 5-smooth integer (``2^a 3^b 5^c``, ``a >= 1``) ``>= minimum``.
 
     FFTs of such sizes are fast, and an even size lets :func:`convolve` read
-    the padded width back from the shape of a real-FFT transform.
+    the padded width back from the shape of a real-FFT transform. With
+    ``multiple`` (itself 5-smooth, e.g. the oversampling factor 3) the size
+    is also a multiple of it, so that :func:`convolve` can bin in Fourier
+    space; a ``multiple`` with another prime factor is ignored.
     """
+    step = int(multiple) if _is_smooth(int(multiple)) else 1
     size = max(2, int(minimum))
     while True:
-        if size % 2 == 0:
-            rest = size
-            for prime in (2, 3, 5):
-                while rest % prime == 0:
-                    rest //= prime
-            if rest == 1:
-                return size
+        if size % 2 == 0 and size % step == 0 and _is_smooth(size):
+            return size
         size += 1
+
+
+def _is_smooth(n: int) -> bool:
+    """True when ``n >= 1`` has no prime factor above 5."""
+    for prime in (2, 3, 5):
+        while n % prime == 0 and n > 1:
+            n //= prime
+    return n == 1
 
 
 def normalised_psf(psf: jax.Array | np.ndarray) -> jax.Array:
@@ -147,13 +154,14 @@ def padded_shape(
 
     Per axis ``k * n + max(0, h - k * margin)`` with ``h = m // 2`` the
     PSF's half-width (fine pixels), and at least the PSF's size, rounded up
-    to :func:`fft_size`: light wraps around only into the ``margin`` pixels.
+    to :func:`fft_size` (a multiple of ``k``, for :func:`convolve`'s binning
+    in Fourier space): light wraps around only into the ``margin`` pixels.
     """
     k = int(oversampling)
 
     def axis(n: int, m: int) -> int:
         half = max(m // 2, m - 1 - m // 2)
-        return fft_size(max(k * n + max(0, half - k * int(margin)), m))
+        return fft_size(max(k * n + max(0, half - k * int(margin)), m), multiple=k)
 
     return axis(image_shape[0], psf_shape[0]), axis(image_shape[1], psf_shape[1])
 
@@ -261,9 +269,61 @@ def convolve(image: jax.Array, psf_ft: jax.Array, oversampling: int = 1) -> jax.
         when the model lies well inside the image.
     """
     shape = _padded_shape_from_transform(psf_ft)
-    convolved = jnp.fft.irfft2(jnp.fft.rfft2(image, s=shape) * psf_ft, s=shape)
-    convolved = convolved[: image.shape[0], : image.shape[1]].astype(image.dtype)
-    return bin_image(convolved, oversampling)
+    spectrum = jnp.fft.rfft2(image, s=shape) * psf_ft
+    return _inverse_binned(spectrum, shape, oversampling, image.shape).astype(image.dtype)
+
+
+def _box_sum_transform(size: int, factor: int, half: bool) -> np.ndarray:
+    """DFT factor of summing ``factor`` consecutive samples: ``d[m] = c[m] + ... + c[m + factor - 1]``.
+
+    ``D(f) = C(f) sum_t exp(2 pi i f t / size)``; ``half`` gives the
+    non-negative frequencies of a real FFT's last axis.
+    """
+    freq = np.fft.rfftfreq(size) if half else np.fft.fftfreq(size)
+    return np.exp(2j * np.pi * np.outer(freq, np.arange(factor))).sum(axis=1)
+
+
+def _inverse_binned(spectrum: jax.Array, shape: tuple[int, int], factor: int, fine_shape: tuple[int, int]) -> jax.Array:
+    """The inverse real FFT of ``spectrum``, cut to ``fine_shape`` and binned ``factor x factor``.
+
+    Binning is a box sum followed by taking every ``factor``-th sample. Both
+    are done in Fourier space when the FFT size is a multiple of ``factor``
+    (:func:`padded_shape` makes it so): the box sum is a product with its
+    transform (:func:`_box_sum_transform`), and keeping every
+    ``factor``-th row folds the spectrum's ``factor`` aliases onto the
+    ``size / factor`` frequencies of the coarse grid (the sampling theorem
+    for a decimated sequence), so the inverse transform along that axis has
+    ``factor`` times fewer points. The columns are decimated after the
+    inverse real FFT. For ``factor = 3`` this makes the inverse about three
+    times cheaper and the whole convolution of an SDSS cut-out's Jacobian
+    columns 2.5 times faster; the result equals binning the full inverse to
+    float32 rounding (``tests/test_psf.py``).
+
+    Parameters
+    ----------
+    spectrum : complex array, shape (..., Py, Px // 2 + 1)
+    shape : (int, int)
+        ``(Py, Px)``.
+    factor : int
+        Static.
+    fine_shape : (int, int)
+        Fine-grid shape kept before binning (``<= (Py, Px)``).
+
+    Returns
+    -------
+    array, shape (..., fine_shape[0] // factor, fine_shape[1] // factor)
+    """
+    py, px = shape
+    k = int(factor)
+    if k == 1 or py % k or px % k:
+        full = jnp.fft.irfft2(spectrum, s=shape)
+        return bin_image(full[..., : fine_shape[0], : fine_shape[1]], k)
+    box = _box_sum_transform(py, k, False)[:, None] * _box_sum_transform(px, k, True)[None, :]
+    summed = spectrum * jnp.asarray(box, dtype=spectrum.dtype)
+    folded = summed.reshape(*summed.shape[:-2], k, py // k, summed.shape[-1]).sum(axis=-3) / k
+    rows = jnp.fft.ifft(folded, axis=-2)
+    coarse = jnp.fft.irfft(rows, n=px, axis=-1)[..., ::k]
+    return coarse[..., : fine_shape[0] // k, : fine_shape[1] // k]
 
 
 def point_source_image(
@@ -305,5 +365,4 @@ def point_source_image(
     freq_y = jnp.fft.fftfreq(py)[:, None]
     freq_x = jnp.fft.rfftfreq(px)[None, :]
     phase = jnp.exp(-2j * jnp.pi * (freq_y * row + freq_x * col))
-    shifted = jnp.fft.irfft2(psf_ft * phase, s=(py, px))
-    return bin_image(shifted[: fine.ny, : fine.nx], k)
+    return _inverse_binned(psf_ft * phase, (py, px), k, (fine.ny, fine.nx))
