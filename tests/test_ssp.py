@@ -286,6 +286,21 @@ def test_metallicity_interpolation_is_clipped(templates):
     np.testing.assert_allclose(ssp.metallicity_weights(-6.0, z), np.eye(7)[0])
     np.testing.assert_allclose(ssp.metallicity_weights(1.0, z), np.eye(7)[6])
     assert jax.grad(lambda x: ssp.metallicity_weights(x, z)[0])(-6.0) == 0
+    # composite_spectrum reads only the bracketing pair of metallicities (ssp.metallicity_pair):
+    # at the ends and on a node it is that node's SSPs, in between the log-Z mix of two
+    st = templates.stellar
+    weights = np.zeros(st.age.shape[0])
+    weights[[40, 120]] = [1e8, 3e9]
+    table = np.asarray(st.ssp, dtype=float)
+    f = (np.log10(0.012) - np.log10(0.008)) / (np.log10(0.02) - np.log10(0.008))
+    for log_z, expected in (
+        (-6.0, weights @ table[0]),
+        (1.0, weights @ table[6]),
+        (np.log10(0.02), weights @ table[4]),
+        (np.log10(0.012), weights @ ((1 - f) * table[3] + f * table[4])),
+    ):
+        ours = np.asarray(ssp.composite_spectrum(st, jnp.asarray(weights, jnp.float32), log_z))
+        np.testing.assert_allclose(ours, expected, rtol=1e-5, atol=1e-6 * expected.max())
 
 
 # ----------------------------------------- nebular and dust-emission units

@@ -41,10 +41,10 @@ from galfits_nb.models import dust as dust_model
 from galfits_nb.models.sfh import SFHPieces, clip_pieces
 from galfits_nb.models.ssp import (
     Templates,
-    _tent_weights,
     binned_weights,
+    bracket,
     living_mass,
-    metallicity_weights,
+    metallicity_pair,
     single_age_weights,
     ssp_weights,
 )
@@ -209,8 +209,7 @@ def component_sed(
     weights = sfh_weights(pieces, ages)
     living_per_formed = living_mass(stellar_t, weights, inputs.log_z)
     formed = 10.0 ** inputs.log_mass / living_per_formed
-    z_weights = metallicity_weights(inputs.log_z, stellar_t.metallicity)
-    ssp = jnp.asarray(stellar_t.ssp)
+    ssp, z_weights = metallicity_pair(stellar_t, inputs.log_z)  # (2, n_age, n_wave)
     stars = jnp.tensordot(z_weights[:, None] * weights[None, :], ssp, axes=2)
 
     zero_wave = jnp.zeros_like(wavelength)
@@ -224,11 +223,18 @@ def component_sed(
         stars = stars.at[:n_ion].add(-ionising)
         neb = templates.nebular
         masses = nebular_bin_masses(young, neb.age_edges)
-        nz = metallicity_weights(inputs.log_z, neb.metallicity)
-        nu = _tent_weights(jnp.asarray(inputs.log_u, dtype=wavelength.dtype), jnp.asarray(neb.log_u))
+        # The two metallicities and two log U values that bracket the
+        # component's (see ssp.metallicity_pair: only they are read).
+        jz, nz = bracket(inputs.log_z, jnp.log10(jnp.asarray(neb.metallicity)))
+        ju, nu = bracket(jnp.asarray(inputs.log_u, dtype=wavelength.dtype), jnp.asarray(neb.log_u))
         mix = nz[:, None, None] * nu[None, :, None] * masses[None, None, :]
-        nebular_continuum = jnp.tensordot(mix, jnp.asarray(neb.continuum), axes=3)
-        lines = jnp.tensordot(mix, jnp.asarray(neb.lines), axes=3)
+
+        def corner(table):
+            table = jnp.asarray(table)
+            return jax.lax.dynamic_slice(table, (jz, ju, 0, 0), (2, 2, *table.shape[2:]))
+
+        nebular_continuum = jnp.tensordot(mix, corner(neb.continuum), axes=3)
+        lines = jnp.tensordot(mix, corner(neb.lines), axes=3)
     if not parts.stellar:
         stars = zero_wave
 
