@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -118,3 +119,20 @@ def test_unknown_line_names_the_file_line_and_key(tmp_path, capsys, old, new, ke
     err = capsys.readouterr().err
     line = next(n for n, row in enumerate(config.read_text().splitlines(), 1) if row.startswith(new[:4]))
     assert f"AGNspectrum.lyric:{line}: {key}: unknown emission line" in err and "Traceback" not in err
+
+
+def test_compilation_cache_keeps_small_programs(tmp_path):
+    """A program that compiles in milliseconds is stored too (they add up to seconds per run)."""
+    code = (
+        "from galfits_nb.cache import enable_compilation_cache\n"
+        "folder = enable_compilation_cache()\n"
+        "import jax\n"
+        "jax.jit(lambda x: x * 3.0 + 1.0)(2.0).block_until_ready()\n"
+        "print(folder)\n"
+    )
+    env = dict(os.environ, GALFITS_NB_CACHE=str(tmp_path))
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    folder = Path(done.stdout.strip().splitlines()[-1])
+    assert folder == tmp_path / "jax"
+    assert any(folder.iterdir()), "the small program was not written to the cache"
