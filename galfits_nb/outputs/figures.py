@@ -68,17 +68,17 @@ def residual_figure(models: Mapping[str, xr.Dataset], title: str | None = None, 
     from matplotlib.figure import Figure
 
     rows = len(models)
-    fig = Figure(figsize=(3 * panel_size + 0.6, rows * panel_size + (0.5 if title else 0.1)))
+    fig = Figure(figsize=(3 * panel_size + 0.6, rows * panel_size + (0.7 if title else 0.1)))
     # Fixed margins rather than a layout engine: constrained layout spent ~10 s
     # placing the 30 panels and 10 colour bars of a ten-band fit.
-    height = rows * panel_size + (0.5 if title else 0.1)
+    height = rows * panel_size + (0.7 if title else 0.1)
     axes = np.atleast_2d(
         fig.subplots(
             rows,
             3,
             squeeze=False,
             gridspec_kw=dict(
-                left=0.08, right=0.97, bottom=0.35 / height, top=1.0 - (0.55 if title else 0.3) / height,
+                left=0.08, right=0.9, bottom=0.35 / height, top=1.0 - (0.75 if title else 0.3) / height,
                 wspace=0.35, hspace=0.45,
             ),
         )
@@ -94,22 +94,32 @@ def residual_figure(models: Mapping[str, xr.Dataset], title: str | None = None, 
         low = -2.0 * noise
         high = max(high, low + 10.0 * noise)
         extent = _extent(ds)
+        # Titles at an explicit height (y=1.0) and at most ~4 ticks per axis:
+        # matplotlib otherwise searches each panel's tick boxes to place its
+        # title and builds ~8 ticks per axis, 1.1 s and 0.5 s of a ten-band figure.
         for ax, image, name in ((row[0], data, "data"), (row[1], model, "model")):
             shown = np.ma.masked_array(asinh_stretch(image, noise, low, high), mask=bad & (name == "data"))
             ax.imshow(shown, origin="lower", cmap="gray_r", vmin=0, vmax=1, extent=extent, interpolation="nearest")
-            ax.set_title(f"{label} {name}", fontsize=9)
+            ax.set_title(f"{label} {name}", fontsize=9, y=1.0)
         chi = np.ma.masked_array((data - model) / np.where(sigma > 0, sigma, np.inf), mask=bad)
         cmap = _diverging()
         image = row[2].imshow(chi, origin="lower", cmap=cmap, vmin=-5, vmax=5, extent=extent, interpolation="nearest")
         reduced = ds.attrs.get("reduced_chi2")
-        text = "(data - model) / sigma" + (f", chi2/N = {reduced:.3f}" if reduced is not None else "")
-        row[2].set_title(text, fontsize=8)
+        text = f"{label} residual" + (f", chi2/N = {reduced:.3f}" if reduced is not None else "")
+        row[2].set_title(text, fontsize=8, y=1.0)
         for ax in row:
             ax.tick_params(labelsize=7)
+            ax.locator_params(nbins=4)
         row[0].set_ylabel("arcsec", fontsize=8)
-        fig.colorbar(image, ax=row[2], shrink=0.8)
+    # One colour bar for every residual panel (they share the -5..5 scale):
+    # ten bars were ten more axes to build and draw (0.5 s of a ten-band figure).
+    bottom, top = axes[-1, 2].get_position().y0, axes[0, 2].get_position().y1
+    middle, span = (bottom + top) / 2, min(top - bottom, 4.0 * panel_size / height)
+    bar = fig.add_axes((0.92, middle - span / 2, 0.015, span))
+    fig.colorbar(image, cax=bar, label="(data - model) / sigma")
+    bar.tick_params(labelsize=7)
     if title:
-        fig.suptitle(title, fontsize=11)
+        fig.suptitle(title, fontsize=11, y=1.0 - 0.1 / height)
     return fig
 
 
@@ -138,5 +148,6 @@ def write_residual_png(path: str | os.PathLike, models: Mapping[str, xr.Dataset]
     """
     fig = residual_figure(models, title)
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=dpi, format="png")
+        # zlib level 1 rather than 6: 0.1-0.2 s less on a ten-band figure, the file 11 % larger
+        fig.savefig(tmp, dpi=dpi, format="png", pil_kwargs={"compress_level": 1})
     return Path(path)
