@@ -230,6 +230,10 @@ class LMSettings(NamedTuple):
     stall_chi2 : float
         ... and lowered chi^2 by less than this per step on average (1 is
         the change that moves one parameter by its 1-sigma error).
+    pin : float
+        A parameter with ``|u| > pin`` (7: within 1e-3 of its range of a
+        bound) whose gradient points out of the box is held for the step
+        (``inf`` switches this off).
     """
 
     tolerance: float = 1e-6
@@ -240,6 +244,7 @@ class LMSettings(NamedTuple):
     window: int = 3
     model_tolerance: float = 0.0
     stall_chi2: float = 1.0
+    pin: float = 7.0
 
 
 class Fitter(NamedTuple):
@@ -364,6 +369,16 @@ def _lm_propose(state: FitState, settings: LMSettings) -> tuple[jax.Array, jax.A
     scaled = lm.jtj * scale[:, None] * scale[None, :]
     g = lm.jtr * scale
     eye = jnp.eye(n, dtype=u.dtype)
+    # Parameters pressed against a bound (x within ~1e-3 of its range of it,
+    # |u| > pin) whose gradient pushes them further out take no part in the
+    # step (an active set, as in projected-gradient methods; Bertsekas 1982).
+    # Left in, their Gauss-Newton step in u is huge (dx/du vanishes at the
+    # bound), so the trust region raised lambda for every parameter and the
+    # free ones crept along the valley with heavily damped steps.
+    pinned = ((u < -settings.pin) & (lm.jtr > 0)) | ((u > settings.pin) & (lm.jtr < 0))
+    active = ~pinned
+    scaled = jnp.where(active[:, None] & active[None, :], scaled, 0.0) + jnp.diag(jnp.where(active, 0.0, 1.0))
+    g = jnp.where(active, g, 0.0)
 
     def solve(damping):
         return jnp.linalg.solve(scaled + damping * eye, -g)
