@@ -45,8 +45,13 @@ predicted), when the full Gauss-Newton step from the new point would lower
 chi^2 by less than ``chi2_tolerance`` (absolute; ``g^T (J^T J)^-1 g``, the
 Newton decrement, which is also the squared distance to the linearised
 optimum in units of the parameter errors, so 0.01 means every parameter is
-within 0.1 sigma of it), or when ``lambda`` exceeds ``max_damping`` (no
-downhill step exists at working precision). An opt-in stall rule
+within 0.1 sigma of it), when any trial, accepted or not, changes chi^2
+by less than ``tolerance`` with a predicted change below it too (MINPACK's
+``ftol`` test), or when ``lambda`` exceeds ``max_damping`` (no
+downhill step exists at working precision). A parameter pressed on a bound
+(``|u| > LMSettings.pin``) whose gradient points out of the box is held out
+of the step, so that its vanishing ``dx/du`` does not make the trust region
+damp every other parameter. An opt-in stall rule
 (``LMSettings.model_tolerance > 0``, :func:`_stalled`) also stops when the
 last three accepted steps together moved the model by less than 0.1 sigma
 and gained less than 1 in chi^2 per step: it ends the creep along a valley
