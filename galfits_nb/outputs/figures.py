@@ -111,13 +111,14 @@ def residual_figure(models: Mapping[str, xr.Dataset], title: str | None = None, 
             ax.tick_params(labelsize=7)
             ax.locator_params(nbins=4)
         row[0].set_ylabel("arcsec", fontsize=8)
-    # One colour bar for every residual panel (they share the -5..5 scale):
-    # ten bars were ten more axes to build and draw (0.5 s of a ten-band figure).
-    bottom, top = axes[-1, 2].get_position().y0, axes[0, 2].get_position().y1
-    middle, span = (bottom + top) / 2, min(top - bottom, 4.0 * panel_size / height)
-    bar = fig.add_axes((0.92, middle - span / 2, 0.015, span))
-    fig.colorbar(image, cax=bar, label="(data - model) / sigma")
-    bar.tick_params(labelsize=7)
+    if rows:
+        # One colour bar for every residual panel (they share the -5..5
+        # scale): one bar per band was one more axes per band to build and draw.
+        bottom, top = axes[-1, 2].get_position().y0, axes[0, 2].get_position().y1
+        middle, span = (bottom + top) / 2, min(top - bottom, 4.0 * panel_size / height)
+        bar = fig.add_axes((0.92, middle - span / 2, 0.015, span))
+        fig.colorbar(image, cax=bar, label="(data - model) / sigma")
+        bar.tick_params(labelsize=7)
     if title:
         fig.suptitle(title, fontsize=11, y=1.0 - 0.1 / height)
     return fig
