@@ -21,6 +21,7 @@ is cheap (no pixels). The image Jacobian in ``u`` is then
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 from typing import NamedTuple
@@ -374,9 +375,7 @@ def _warm_up(problem: ImagingProblem, theta: jax.Array, chain: jax.Array | None)
     precision = jax.config.jax_default_matmul_precision
 
     def compile_one(layout: ImageLayout, arrays: ImageArrays):
-        if precision is None:
-            return _image_call(layout, arrays, theta, chain)
-        with jax.default_matmul_precision(precision):
+        with jax.default_matmul_precision(precision) if precision else contextlib.nullcontext():
             return _image_call(layout, arrays, theta, chain)
 
     with ThreadPoolExecutor(max_workers=min(len(seen), os.cpu_count() or 1)) as pool:
