@@ -1,2 +1,0 @@
-C_KMS = 299792.458
-broaden = match_resolution = None

@@ -1,2 +1,0 @@
-DOUBLET_RATIOS = {}
-air_to_vacuum = line_wavelength = None

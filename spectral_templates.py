@@ -1,1 +1,0 @@
-spectral_templates = template_fwhm = None
