@@ -31,6 +31,7 @@ curves, distances and extinction.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -373,8 +374,28 @@ def component_band_fluxes(values: dict[str, jax.Array], scene: SEDScene) -> dict
     dict of str to array of shape (n_band,)
         By component name, in :attr:`SEDScene.labels` order.
     """
+    return _component_outputs(values, scene, with_spectra=False)[0]
+
+
+def _component_outputs(
+    values: dict[str, jax.Array], scene: SEDScene, with_spectra: bool
+) -> tuple[dict[str, jax.Array], dict[str, tuple[jax.Array, jax.Array]]]:
+    """Band fluxes of every SED component and, optionally, the continua of the stellar ones.
+
+    Each stellar SED is built once for both (a figure needs the two, and
+    tracing the SED model is the costly part of compiling its program).
+
+    Returns
+    -------
+    fluxes : dict of str to array of shape (n_band,)
+        :func:`component_band_fluxes`.
+    spectra : dict of str to (array, array)
+        Empty unless ``with_spectra``: :func:`component_spectra` before the
+        conversion to numpy.
+    """
     states = {}
     out = {}
+    spectra = {}
     for component in scene.components:
         if component.galaxy not in states:
             states[component.galaxy] = _galaxy_state(component.galaxy, values, scene)
@@ -382,6 +403,8 @@ def component_band_fluxes(values: dict[str, jax.Array], scene: SEDScene) -> dict
         pieces = _sfh_pieces(component, values, universe_age)
         sed = component_sed(scene.templates, pieces, _inputs(component, values), component.parts, scene.n_ionising)
         out[component.name] = cont_m @ sed.continuum + line_m @ sed.lines
+        if with_spectra:
+            spectra[component.name] = _observed_continuum(sed.continuum, component.galaxy, values, scene)
     for nucleus in scene.nuclei:
         if nucleus.galaxy not in states:
             states[nucleus.galaxy] = _galaxy_state(nucleus.galaxy, values, scene)
@@ -395,7 +418,24 @@ def component_band_fluxes(values: dict[str, jax.Array], scene: SEDScene) -> dict
     for star in scene.stars:
         spectrum = star_flux_density(wavelength, values[star.teff], values[star.log_l])
         out[star.name] = scene.star_matrix @ spectrum
-    return out
+    return out, spectra
+
+
+def _observed_continuum(
+    continuum: jax.Array, index: int, values: dict[str, jax.Array], scene: SEDScene
+) -> tuple[jax.Array, jax.Array]:
+    """Observed wavelength [A] and f_lambda [erg/s/cm^2/A] of a rest-frame continuum [L_sun/A].
+
+    The IGM and the Galactic extinction of galaxy ``index`` are applied.
+    """
+    dtype = jnp.result_type(float)
+    galaxy = scene.galaxies[index]
+    rest = jnp.asarray(scene.templates.stellar.wavelength)
+    z = jnp.asarray(values[galaxy.redshift] if not galaxy.fixed else scene.redshifts[index], dtype)
+    wave_obs = rest * (1.0 + z)
+    a_gal = jnp.interp(jnp.log(wave_obs), jnp.log(rest), scene.galactic[index])
+    transmission = igm_model.igm_transmission(wave_obs, z, scene.igm) * 10.0 ** (-0.4 * a_gal)
+    return wave_obs, continuum * transmission * (_dilution(z, scene.distances) / (1.0 + z))
 
 
 component_band_fluxes_compiled = jax.jit(component_band_fluxes)
@@ -678,11 +718,14 @@ def build_sed_scene(
     )
 
 
-def component_spectra(values: dict[str, float], scene: SEDScene) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Observed-frame spectra of every SED component, for figures.
+def component_spectra(
+    values: dict[str, float], scene: SEDScene
+) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], dict[str, np.ndarray]]:
+    """Observed-frame spectra and band fluxes of every SED component, for figures.
 
-    Continuum only (lines are in the band fluxes but would be single
-    pixels here), with the IGM and Galactic extinction applied.
+    Spectra: continuum only (lines are in the band fluxes but would be single
+    pixels here), with the IGM and Galactic extinction applied. Both come
+    from one compiled program that builds each SED once.
 
     Parameters
     ----------
@@ -692,33 +735,22 @@ def component_spectra(values: dict[str, float], scene: SEDScene) -> dict[str, tu
 
     Returns
     -------
-    dict of str to (ndarray, ndarray)
-        By component: observed wavelength [A] and f_lambda [erg/s/cm^2/A],
-        on the template grid.
+    spectra : dict of str to (ndarray, ndarray)
+        By stellar component: observed wavelength [A] and f_lambda
+        [erg/s/cm^2/A], on the template grid.
+    fluxes : dict of str to ndarray of shape (n_band,)
+        :func:`component_band_fluxes` (every component, nuclei and stars
+        included), in image units.
     """
     dtype = jnp.result_type(float)
     values = {name: jnp.asarray(v, dtype) for name, v in values.items()}
-    spectra = _component_spectra(values, scene)
-    return {name: (np.asarray(w, dtype=float), np.asarray(f, dtype=float)) for name, (w, f) in spectra.items()}
-
-
-@jax.jit
-def _component_spectra(values: dict[str, jax.Array], scene: SEDScene) -> dict[str, tuple[jax.Array, jax.Array]]:
     # One compiled program: evaluated op by op, the SED costs hundreds of
     # small compilations (seconds) for a single figure.
-    dtype = jnp.result_type(float)
-    out = {}
-    rest = jnp.asarray(scene.templates.stellar.wavelength)
-    for component in scene.components:
-        galaxy = scene.galaxies[component.galaxy]
-        index = component.galaxy
-        z = jnp.asarray(values[galaxy.redshift] if not galaxy.fixed else scene.redshifts[index], dtype)
-        universe_age = cosmo.age_of_universe_gyr(z, scene.distances)
-        pieces = _sfh_pieces(component, values, universe_age)
-        sed = component_sed(scene.templates, pieces, _inputs(component, values), component.parts, scene.n_ionising)
-        wave_obs = rest * (1.0 + z)
-        a_gal = jnp.interp(jnp.log(wave_obs), jnp.log(rest), scene.galactic[index])
-        transmission = igm_model.igm_transmission(wave_obs, z, scene.igm) * 10.0 ** (-0.4 * a_gal)
-        flux = sed.continuum * transmission * (_dilution(z, scene.distances) / (1.0 + z))
-        out[component.name] = (wave_obs, flux)
-    return out
+    fluxes, spectra = _figure_outputs(values, scene)
+    return (
+        {name: (np.asarray(w, dtype=float), np.asarray(f, dtype=float)) for name, (w, f) in spectra.items()},
+        {name: np.asarray(f, dtype=float) for name, f in fluxes.items()},
+    )
+
+
+_figure_outputs = jax.jit(functools.partial(_component_outputs, with_spectra=True))

@@ -38,17 +38,27 @@ from galfits_nb.outputs.summary import FitSummary, image_statistics, spectrum_st
 __all__ = ["write_imaging_outputs", "imaging_summary", "fitting_mode", "fit_photometry", "write_fit_sed_png"]
 
 
-def fit_photometry(result):
-    """Model and measured photometry of a fit's SED-mode bands (:func:`.sed_figure.band_photometry`)."""
-    import jax.numpy as jnp
+def fit_photometry(result, fluxes: dict[str, np.ndarray] | None = None):
+    """Model and measured photometry of a fit's SED-mode bands (:func:`.sed_figure.band_photometry`).
 
-    from galfits_nb.models.sed_scene import component_band_fluxes_compiled
-
+    Parameters
+    ----------
+    result : FitResult
+        With ``result.sed`` set.
+    fluxes : dict of str to ndarray, optional
+        The components' model band fluxes at the best values, when already
+        computed (:func:`galfits_nb.models.sed_scene.component_spectra`).
+    """
     scene = result.sed
-    dtype = jnp.result_type(float)
-    values = {name: jnp.asarray(v, dtype) for name, v in result.table.values().items()}
-    computed = component_band_fluxes_compiled(values, scene)
-    fluxes = {name: np.asarray(f, dtype=float) for name, f in computed.items()}
+    if fluxes is None:
+        import jax.numpy as jnp
+
+        from galfits_nb.models.sed_scene import component_band_fluxes_compiled
+
+        dtype = jnp.result_type(float)
+        values = {name: jnp.asarray(v, dtype) for name, v in result.table.values().items()}
+        fluxes = component_band_fluxes_compiled(values, scene)
+    fluxes = {name: np.asarray(f, dtype=float) for name, f in fluxes.items()}
     return band_photometry(
         result.models, fluxes, scene.labels, np.asarray(scene.unit_factors, dtype=float),
         np.asarray(scene.bands.pivot, dtype=float),
@@ -70,10 +80,10 @@ def write_fit_sed_png(path, result, title: str | None = None, show_spectra: bool
     """
     from galfits_nb.models.sed_scene import component_spectra
 
-    spectra = component_spectra(result.table.values(), result.sed)
+    spectra, fluxes = component_spectra(result.table.values(), result.sed)
     fitted = (getattr(result, "spectra", None) or {}) if show_spectra else {}
     points = {letter: binned_spectrum(ds) for letter, ds in fitted.items()}
-    return write_sed_png(path, spectra, fit_photometry(result), title, spectrum_points=points)
+    return write_sed_png(path, spectra, fit_photometry(result, fluxes), title, spectrum_points=points)
 
 
 def fitting_mode(config: Config, result=None) -> str:
