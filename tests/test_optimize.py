@@ -449,3 +449,51 @@ def test_a_rejected_trial_within_the_tolerance_ends_the_fit():
     assert not bool(update(1e5 + 0.01, 0.5)[1].converged)  # the model still promises more
     assert not bool(update(1e5 + 1.0, 0.05)[1].converged)  # chi^2 rose by more than the tolerance
     assert not bool(update(float("nan"), 0.05)[1].converged)
+
+
+def test_threaded_image_programs_give_the_sequential_results(seed_folder, monkeypatch):
+    """On a multi-core CPU the image programs of one evaluation run on threads
+    while the spectrum is computed; every output must be bit-identical to the
+    one-thread evaluation, in the same order (images, then the spectrum)."""
+    from galfits_nb.config.lyric import read_lyric
+    from galfits_nb.data.observation import read_observation
+    from galfits_nb.inference import fit, kernels, optimize
+
+    config = read_lyric(seed_folder / "seed_joint.lyric")
+    built = fit.build_problem(config, read_observation(config))
+    problem = built.problem
+    assert len(problem.scene.images) == 3 and problem.spectra is not None
+    u = optimize._start_vector(built.table, problem)
+    groups = kernels._image_groups(problem, 2)
+    assert sorted(i for group in groups for i in group) == [0, 1, 2] and len(groups) == 2
+
+    runs = []
+    for cores in (2, 1):
+        monkeypatch.setattr(kernels.os, "cpu_count", lambda cores=cores: cores)
+        for with_jacobian in (True, False):
+            chi2, models, normal = kernels.evaluate(u, problem, with_jacobian)
+            runs.append((float(chi2), [np.asarray(m) for m in models], normal and [np.asarray(a) for a in normal]))
+    for threaded, sequential in zip(runs[:2], runs[2:]):
+        assert threaded[0] == sequential[0]
+        assert len(threaded[1]) == 4  # three images, one spectrum
+        for a, b in zip(threaded[1], sequential[1]):
+            np.testing.assert_array_equal(a, b)
+        if threaded[2] is not None:
+            for a, b in zip(threaded[2], sequential[2]):
+                np.testing.assert_array_equal(a, b)
+
+
+def test_pool_threads_run_under_the_callers_64_bit_mode():
+    """JAX's 64-bit switch is thread-local too: pool threads must not cut a
+    float64 caller's inputs to float32."""
+    from galfits_nb.inference import kernels
+
+    def dtype_of_a_new_array():
+        return jax.numpy.zeros(1, dtype=float).dtype
+
+    with jax.enable_x64(True):
+        run = kernels._in_callers_context(dtype_of_a_new_array)
+        assert kernels._pool().submit(run).result() == np.float64
+        assert kernels._pool().submit(dtype_of_a_new_array).result() == np.float32
+    run = kernels._in_callers_context(dtype_of_a_new_array)
+    assert kernels._pool().submit(run).result() == np.float32
