@@ -82,13 +82,15 @@ from __future__ import annotations
 import functools
 import warnings
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 from tqdm.auto import tqdm
+
+if TYPE_CHECKING:
+    import optax
 
 from galfits_nb.inference import kernels
 from galfits_nb.inference.likelihood import (
@@ -574,11 +576,14 @@ def levenberg_marquardt(problem: ImagingProblem, settings: LMSettings = LMSettin
 
 
 # ---------------------------------------------------------------------------
-# optax
+# optax (imported where used: Levenberg-Marquardt, the command's default,
+# does without it, and its import takes ~0.25 s)
 # ---------------------------------------------------------------------------
 
 
 def _has_value_in_state(opt_state: Any) -> bool:
+    import optax
+
     try:
         return optax.tree.get(opt_state, "value") is not None
     except (KeyError, ValueError):
@@ -589,6 +594,8 @@ def _has_value_in_state(opt_state: Any) -> bool:
 def _optax_step(
     state: FitState, problem: ImagingProblem, optimizer: optax.GradientTransformationExtraArgs, tolerance: float | None
 ) -> tuple[FitState, FitInfo]:
+    import optax
+
     def objective(u):
         return problem_chi2(u, problem)
 
@@ -654,17 +661,23 @@ def optax_fitter(
 @functools.lru_cache(maxsize=16)
 def _with_extra_args(tx: optax.GradientTransformation) -> optax.GradientTransformationExtraArgs:
     # One wrapper per transformation, so the jitted step (static in it) is reused.
+    import optax
+
     return optax.with_extra_args_support(tx)
 
 
 @functools.lru_cache(maxsize=16)
 def _adam_transform(learning_rate: float) -> optax.GradientTransformationExtraArgs:
     # Cached so that fits with the same learning rate share one compiled step.
+    import optax
+
     return optax.with_extra_args_support(optax.adam(learning_rate))
 
 
 @functools.lru_cache(maxsize=16)
 def _lbfgs_transform(memory_size: int) -> optax.GradientTransformationExtraArgs:
+    import optax
+
     return optax.lbfgs(memory_size=memory_size)
 
 
