@@ -1,8 +1,9 @@
 """Where galfits_nb keeps what it computes once: ``GALFITS_NB_CACHE``.
 
 The folder (default ``~/.cache/galfits_nb``, or ``$XDG_CACHE_HOME/galfits_nb``)
-holds, in subfolders, resampled template grids and JAX's persistent
-compilation cache. The latter matters on the command line: compiling a fit's
+holds, in subfolders, resampled template grids, tables computed once with
+astropy or ``dust_extinction`` (:func:`read_npz`, :func:`write_npz`) and
+JAX's persistent compilation cache. The latter matters on the command line: compiling a fit's
 step takes tens of seconds on a CPU, and with the cache a second ``galfits``
 run on images of the same shapes starts from the compiled program.
 """
@@ -10,9 +11,12 @@ run on images of the same shapes starts from the compiled program.
 from __future__ import annotations
 
 import os
+import zipfile
 from pathlib import Path
 
-__all__ = ["cache_dir", "enable_compilation_cache"]
+import numpy as np
+
+__all__ = ["cache_dir", "enable_compilation_cache", "read_npz", "write_npz"]
 
 
 def cache_dir(kind: str = "") -> Path:
@@ -32,6 +36,40 @@ def cache_dir(kind: str = "") -> Path:
     folder = base / kind if kind else base
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray] | None:
+    """The arrays of a cache file, or None when it is missing or unreadable.
+
+    A truncated or otherwise damaged file reads as None, so the caller
+    computes the arrays again and rewrites it.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            return {k: stored[k] for k in stored.files}
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None
+
+
+def write_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> bool:
+    """Write ``arrays`` to the cache file ``path`` atomically (a reader never sees half a file).
+
+    Returns
+    -------
+    bool
+        False, with nothing written, where the folder cannot be written: a
+        cache is an optimisation, never a reason to fail.
+    """
+    from galfits_nb.atomic import atomic_path
+
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # a handle: np.savez would append ".npz" to the temporary name
+        with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+            np.savez(handle, **arrays)
+    except OSError:
+        return False
+    return True
 
 
 def enable_compilation_cache(min_compile_seconds: float = 0.0) -> Path | None:

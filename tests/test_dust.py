@@ -175,6 +175,29 @@ def test_galactic_extinction_extension(law) -> None:
     assert np.all(np.diff(red) < 0) and red[-1] < 1e-3 * red[0]
 
 
+def test_galactic_extinction_is_kept_in_the_cache(monkeypatch, tmp_path) -> None:
+    """A second call on the same wavelengths reads the cache (dust_extinction
+    is not consulted); other wavelengths, R_V or a damaged file compute again."""
+    monkeypatch.setenv("GALFITS_NB_CACHE", str(tmp_path))
+    first = dust.galactic_extinction(WAVE, 0.1, 3.1, "F99")
+    files = list((tmp_path / "dust").glob("galactic-F99-*.npz"))
+    assert len(files) == 1
+
+    def refuse(law, r_v):
+        raise AssertionError("dust_extinction consulted although the curve is cached")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(dust, "_galactic_law", refuse)
+        np.testing.assert_allclose(dust.galactic_extinction(WAVE, 0.3, 3.1, "F99"), 3.0 * first, rtol=1e-12)
+        with pytest.raises(AssertionError, match="consulted"):
+            dust.galactic_extinction(WAVE, 0.1, 3.2, "F99")
+        with pytest.raises(AssertionError, match="consulted"):
+            dust.galactic_extinction(WAVE[:-1], 0.1, 3.1, "F99")
+    files[0].write_bytes(files[0].read_bytes()[:100])  # truncated: computed and written again
+    np.testing.assert_array_equal(dust.galactic_extinction(WAVE, 0.1, 3.1, "F99"), first)
+    np.testing.assert_array_equal(dust.galactic_extinction(WAVE, 0.1, 3.1, "F99"), first)
+
+
 def test_galactic_extinction_errors() -> None:
     with pytest.raises(GalfitsError, match="unknown Galactic extinction law"):
         dust.galactic_extinction(WAVE, 0.1, law="SFD")

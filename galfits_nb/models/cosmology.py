@@ -30,6 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from galfits_nb.cache import read_npz, write_npz
 from galfits_nb.errors import GalfitsError
 
 __all__ = [
@@ -244,18 +245,12 @@ def distance_table(
     key = hashlib.sha1(repr((cosmology, float(z_max), int(n_redshift))).encode()).hexdigest()[:12]
     path = _cache_file(f"distances-v{_TABLE_VERSION}-{key}.npz")
     if path is not None and path.is_file():
-        from galfits_nb.models.ssp import _read_npz  # the template cache's reader: None when unreadable
-
-        stored = _read_npz(path)
+        stored = read_npz(path)
         if stored is not None and all(field in stored for field in DistanceTable._fields):
             return DistanceTable(*(stored[field] for field in DistanceTable._fields))
     table = _astropy_distance_table(cosmology, z_max, n_redshift)
     if path is not None:
-        def write(tmp):
-            with open(tmp, "wb") as handle:  # a handle: np.savez would append ".npz" to the name
-                np.savez(handle, **table._asdict())
-
-        _write_cache(path, write)
+        write_npz(path, table._asdict())
     return table
 
 

