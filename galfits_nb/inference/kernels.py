@@ -198,6 +198,41 @@ def _values_and_tangents(function, x: jax.Array):
     return values, tangents
 
 
+@functools.partial(jax.jit, static_argnames=("kind", "mode", "keys", "grid", "sampling", "oversampling"))
+def _unit_image_and_tangents(
+    p_c: jax.Array, psf_ft: jax.Array, kind: str, mode: int, keys: tuple[str, ...], grid, sampling, oversampling: int
+) -> tuple[jax.Array, jax.Array]:
+    """A shaped component at unit flux and its derivatives in its grid parameters ``p_c``.
+
+    A program of its own, keyed by what the rendering depends on (kind,
+    Fourier mode, parameter keys, grid, sampling) and not by the
+    component's name: the bulge and the disk of an image, both Sersic, are
+    traced once, not twice (tracing the Sersic rendering with its
+    derivatives is most of the time to build an image's program).
+
+    Returns
+    -------
+    image : array
+        :func:`galfits_nb.models.scene.component_unit_image`.
+    tangents : array of shape (len(p_c),) + image.shape
+    """
+    comp = scene_module.ComponentSpec("", kind, tuple((key, key) for key in keys), "", mode)
+    frame = _RenderFrame(grid, sampling, oversampling)
+
+    def unit(v):
+        return scene_module.component_unit_image(dict(zip(keys, v)), comp, frame, psf_ft)
+
+    return _values_and_tangents(unit, p_c)
+
+
+class _RenderFrame(NamedTuple):
+    """The fields of an :class:`ImageFrame` that rendering one component reads."""
+
+    grid: object
+    sampling: object
+    oversampling: int
+
+
 def _structured_jacobian(theta: jax.Array, arrays: ImageArrays, frame: ImageFrame) -> tuple[jax.Array, jax.Array, jax.Array]:
     """Residuals, model and Jacobian, differentiating each component only in its own parameters.
 
@@ -237,10 +272,9 @@ def _structured_jacobian(theta: jax.Array, arrays: ImageArrays, frame: ImageFram
         p_c = grid_values[row : row + m]
         flux = 10.0 ** grid_values[row + m]
 
-        def unit(v, comp=comp, comp_keys=comp_keys):
-            return scene_module.component_unit_image(dict(zip(comp_keys, v)), comp, frame, arrays.psf_ft)
-
-        image, tangents = _values_and_tangents(unit, p_c)
+        image, tangents = _unit_image_and_tangents(
+            p_c, arrays.psf_ft, comp.kind, comp.mode, comp_keys, frame.grid, frame.sampling, frame.oversampling
+        )
         columns = jnp.concatenate([flux * tangents, (jnp.log(10.0) * flux * image)[None]], axis=0)
         (direct if comp.kind == "point" else extended).append(columns)
         (direct_rows if comp.kind == "point" else extended_rows).extend(range(row, row + m + 1))
