@@ -60,6 +60,7 @@ __all__ = [
     "sfh_weights",
     "nebular_bin_masses",
     "component_sed",
+    "component_sed_program",
 ]
 
 BIRTH_CLOUD_AGE_YR = 1e7
@@ -269,3 +270,12 @@ def component_sed(
         living_mass=formed * living_per_formed,
         absorbed=formed * absorbed,
     )
+
+
+component_sed_program = jax.jit(component_sed, static_argnames=("parts", "n_ionising"))
+""":func:`component_sed` as a program of its own (``parts`` and ``n_ionising`` static).
+
+Called inside a larger traced function, components with the same parts and
+SFH layout share one trace: the bulge and disk of the J0056 quickstart
+trace the SED model once instead of twice.
+"""

@@ -48,7 +48,7 @@ from galfits_nb.models import dust as dust_model
 from galfits_nb.models import igm as igm_model
 from galfits_nb.models.agn import agn_parameter_names, agn_spec, agn_spectrum, load_feii_template
 from galfits_nb.models.bands import BandResponses, band_responses, image_unit_factor, line_weights, pixel_weights
-from galfits_nb.models.sed import SEDInputs, SEDParts, component_sed, ionising_pixels, sed_parts
+from galfits_nb.models.sed import SEDInputs, SEDParts, component_sed_program, ionising_pixels, sed_parts
 from galfits_nb.models.sfh import binned_sfh, burst_sfh, conti_sfh
 from galfits_nb.models.ssp import L_SUN_ERG_S, Templates, load_templates
 from galfits_nb.models.stars import star_flux_density
@@ -401,7 +401,9 @@ def _component_outputs(
             states[component.galaxy] = _galaxy_state(component.galaxy, values, scene)
         cont_m, line_m, universe_age = states[component.galaxy]
         pieces = _sfh_pieces(component, values, universe_age)
-        sed = component_sed(scene.templates, pieces, _inputs(component, values), component.parts, scene.n_ionising)
+        sed = component_sed_program(
+            scene.templates, pieces, _inputs(component, values), component.parts, scene.n_ionising
+        )
         out[component.name] = cont_m @ sed.continuum + line_m @ sed.lines
         if with_spectra:
             spectra[component.name] = _observed_continuum(sed.continuum, component.galaxy, values, scene)
