@@ -1,6 +1,7 @@
 """The J0056-0021 quickstart through the ``galfits`` command, timed, beside GalfitS's reference.
 
-Run: ``.venv/bin/python benchmarks/quickstart.py [--psf-upsampling 3] [--runs cold,warm]``
+Run: ``.venv/bin/python benchmarks/quickstart.py [--psf-upsampling 3] [--runs cold,warm]
+[--against COMMIT --repeat 3]``
 
 Runs ``galfits ../shared/data/j0056_quickstart/quickstart.lyric --work OUT``
 as a separate process (the whole process is timed: start-up, reading the
@@ -11,6 +12,12 @@ first run filled. Prints the wall times, the device JAX used, and a table of
 galfits_nb's best values and per-band reduced chi^2 next to GalfitS's
 (``REFERENCE.md``; GalfitS's per-band statistic is printed doubled, see
 docs/imaging.md), with the differences.
+
+``--against COMMIT`` times another commit in the same run: its tree is
+checked out in a temporary git worktree, each tree gets its own cache
+(cold run first), and then ``--repeat`` warm runs alternate between the
+two, so that the ratio is not skewed by the machine's speed drifting (on
+the 2-core development machine it drifts by 10-20 % between sessions).
 """
 
 from __future__ import annotations
@@ -41,12 +48,13 @@ REFERENCE_CHI2 = {  # GalfitS's chisq / dof per image
 }
 
 
-def _run(data: Path, out: Path, cache: Path, upsampling: int) -> float:
-    env = dict(os.environ, GALFITS_NB_CACHE=str(cache))
+def _run(data: Path, out: Path, cache: Path, upsampling: int, tree: Path = ROOT) -> float:
+    # ``python -m`` from the tree's root imports that tree's galfits_nb
+    env = dict(os.environ, GALFITS_NB_CACHE=str(cache), PYTHONPATH=str(tree))
     command = [sys.executable, "-m", "galfits_nb.cli", str(data / "quickstart.lyric"), "--work", str(out),
                "--quiet", "--psf_upsampling", str(upsampling)]
     start = time.perf_counter()
-    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    done = subprocess.run(command, env=env, capture_output=True, text=True, cwd=tree)
     wall = time.perf_counter() - start
     if done.returncode != 0:
         print(done.stdout[-3000:], done.stderr[-3000:])
@@ -60,7 +68,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", default="cold,warm", help="which runs: cold, warm or both (default)")
     parser.add_argument("--templates", default=None, help="folder of cached templates to copy (default: the user cache)")
     parser.add_argument("--data", type=Path, default=DATA, help="folder holding quickstart.lyric and its files")
+    parser.add_argument("--against", default=None, help="a commit to time in the same run (alternating warm runs)")
+    parser.add_argument("--repeat", type=int, default=3, help="warm runs per tree with --against (default 3)")
     args = parser.parse_args(argv)
+    if args.against:
+        return _compare(args)
 
     import jax
 
@@ -95,6 +107,50 @@ def main(argv: list[str] | None = None) -> int:
         chi = float(image["chisq"]) / float(image["dof"])
         print(f"{label:<10} {chi:>12.3f} {2 * REFERENCE_CHI2.get(label, float('nan')):>11.3f}")
     print("summary header:", {k: v for k, v in header.items() if "chisq" in k or k in ("steps", "converged")})
+    return 0
+
+
+def _fit_statistics(out: Path) -> tuple[int, float]:
+    from galfits_nb.outputs.summary import read_gssummary
+
+    header = read_gssummary(out / "J0056-0021.gssummary")[0]
+    return int(header["steps"]), float(header["chisq"])
+
+
+def _compare(args) -> int:
+    """Alternating warm runs of this tree and ``args.against`` (module docstring)."""
+    import statistics
+
+    from galfits_nb.cache import cache_dir
+
+    templates = Path(args.templates) if args.templates else cache_dir("templates")
+    with tempfile.TemporaryDirectory(prefix="galfits_qs_") as folder:
+        other = Path(folder) / "against"
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(other), args.against],
+                       check=True)
+        try:
+            trees = {"this tree": ROOT, args.against: other}
+            caches, walls, stats = {}, {name: [] for name in trees}, {}
+            for name, tree in trees.items():
+                caches[name] = Path(folder) / f"cache-{len(caches)}"
+                shutil.copytree(templates, caches[name] / "templates")
+                cold = _run(args.data, Path(folder) / "out", caches[name], args.psf_upsampling, tree)
+                print(f"{name}: cold {cold:.1f} s", flush=True)
+            for _ in range(args.repeat):
+                for name, tree in trees.items():
+                    out = Path(folder) / f"out-{name.replace(' ', '_')}"
+                    walls[name].append(_run(args.data, out, caches[name], args.psf_upsampling, tree))
+                    stats[name] = _fit_statistics(out)
+                    print(f"{name}: warm {walls[name][-1]:.1f} s", flush=True)
+        finally:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(other)], check=False)
+    print(f"\n| tree | warm runs [s] | median [s] | LM steps | chi^2 |\n|---|---|---|---|---|")
+    for name in walls:
+        runs = ", ".join(f"{w:.1f}" for w in walls[name])
+        steps, chi2 = stats[name]
+        print(f"| {name} | {runs} | {statistics.median(walls[name]):.1f} | {steps} | {chi2:.2f} |")
+    this, that = (statistics.median(w) for w in walls.values())
+    print(f"ratio {args.against} / this tree (medians): {that / this:.2f}")
     return 0
 
 
