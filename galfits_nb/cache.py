@@ -3,9 +3,10 @@
 The folder (default ``~/.cache/galfits_nb``, or ``$XDG_CACHE_HOME/galfits_nb``)
 holds, in subfolders, resampled template grids, tables computed once with
 astropy or ``dust_extinction`` (:func:`read_npz`, :func:`write_npz`) and
-JAX's persistent compilation cache. The latter matters on the command line: compiling a fit's
-step takes tens of seconds on a CPU, and with the cache a second ``galfits``
-run on images of the same shapes starts from the compiled program.
+JAX's persistent compilation cache. The latter matters on the command line:
+compiling a fit's step takes tens of seconds on a CPU, and with the cache a
+second ``galfits`` run on images of the same shapes starts from the compiled
+program.
 """
 
 from __future__ import annotations

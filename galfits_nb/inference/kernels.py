@@ -407,10 +407,19 @@ def _in_callers_context(function):
             if precision:
                 stack.enter_context(jax.default_matmul_precision(precision))
             if x64 != bool(jax.config.jax_enable_x64):
-                stack.enter_context(jax.enable_x64(x64))
+                stack.enter_context(_enable_x64(x64))
             return function(*args)
 
     return run
+
+
+def _enable_x64(on: bool):
+    """JAX's 64-bit context: ``jax.enable_x64`` (JAX >= 0.7) or the experimental one before it."""
+    if callable(getattr(jax, "enable_x64", None)):
+        return jax.enable_x64(on)
+    from jax.experimental import disable_x64, enable_x64
+
+    return enable_x64() if on else disable_x64()
 
 
 _POOL = None
