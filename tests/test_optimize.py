@@ -491,7 +491,7 @@ def test_pool_threads_run_under_the_callers_64_bit_mode():
     def dtype_of_a_new_array():
         return jax.numpy.zeros(1, dtype=float).dtype
 
-    with jax.enable_x64(True):
+    with kernels._enable_x64(True):
         run = kernels._in_callers_context(dtype_of_a_new_array)
         assert kernels._pool().submit(run).result() == np.float64
         assert kernels._pool().submit(dtype_of_a_new_array).result() == np.float32
