@@ -2,7 +2,7 @@
 
 The folder (default ``~/.cache/galfits_nb``, or ``$XDG_CACHE_HOME/galfits_nb``)
 holds, in subfolders, resampled template grids, tables computed once with
-astropy or ``dust_extinction`` (:func:`read_npz`, :func:`write_npz`) and
+astropy or ``dust_extinction`` (:func:`read_npz`, :func:`store_npz`) and
 JAX's persistent compilation cache. The latter matters on the command line:
 compiling a fit's step takes tens of seconds on a CPU, and with the cache a
 second ``galfits`` run on images of the same shapes starts from the compiled
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["cache_dir", "enable_compilation_cache", "read_npz", "write_npz"]
+__all__ = ["cache_dir", "enable_compilation_cache", "read_npz", "store_npz", "write_npz"]
 
 
 def cache_dir(kind: str = "") -> Path:
@@ -52,22 +52,35 @@ def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray] | None:
         return None
 
 
-def write_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> bool:
-    """Write ``arrays`` to the cache file ``path`` atomically (a reader never sees half a file).
+def write_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> Path:
+    """Write ``arrays`` to ``path`` atomically (a reader never sees half a file); its folder is made.
+
+    Raises
+    ------
+    OSError
+        Where the file cannot be written (see :func:`store_npz` for a cache
+        that may stay unwritten).
+    """
+    from galfits_nb.atomic import atomic_path
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # a handle: np.savez would append ".npz" to the temporary name
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        np.savez(handle, **arrays)
+    return path
+
+
+def store_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> bool:
+    """:func:`write_npz` where failing is allowed: a cache is an optimisation, never a reason to fail.
 
     Returns
     -------
     bool
-        False, with nothing written, where the folder cannot be written: a
-        cache is an optimisation, never a reason to fail.
+        False, with nothing written, where the folder cannot be written.
     """
-    from galfits_nb.atomic import atomic_path
-
     try:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        # a handle: np.savez would append ".npz" to the temporary name
-        with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-            np.savez(handle, **arrays)
+        write_npz(path, arrays)
     except OSError:
         return False
     return True

@@ -30,7 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from galfits_nb.cache import read_npz, write_npz
+from galfits_nb.cache import read_npz, store_npz
 from galfits_nb.errors import GalfitsError
 
 __all__ = [
@@ -250,7 +250,7 @@ def distance_table(
             return DistanceTable(*(stored[field] for field in DistanceTable._fields))
     table = _astropy_distance_table(cosmology, z_max, n_redshift)
     if path is not None:
-        write_npz(path, table._asdict())
+        store_npz(path, table._asdict())
     return table
 
 

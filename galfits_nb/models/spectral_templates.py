@@ -127,8 +127,7 @@ from pathlib import Path
 
 import numpy as np
 
-from galfits_nb.atomic import atomic_path
-from galfits_nb.cache import cache_dir, read_npz
+from galfits_nb.cache import cache_dir, read_npz, write_npz
 from galfits_nb.errors import GalfitsError
 from galfits_nb.models import ssp
 from galfits_nb.models.kinematics import (
@@ -391,9 +390,7 @@ def _save(path: Path, arrays: dict[str, np.ndarray]) -> None:
     stored = {
         k: np.asarray(v, dtype=np.float32 if k in _FLOAT32_FIELDS else np.float64) for k, v in arrays.items()
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-        np.savez(handle, **stored)
+    write_npz(path, stored)
 
 
 def build_spectral_templates(

@@ -101,8 +101,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from galfits_nb.atomic import atomic_path
-from galfits_nb.cache import cache_dir, read_npz
+from galfits_nb.cache import cache_dir, read_npz, write_npz
 from galfits_nb.errors import GalfitsError
 
 __all__ = [
@@ -528,9 +527,7 @@ def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
         k: v.astype(np.float32) if np.issubdtype(v.dtype, np.floating) else v
         for k, v in arrays.items()
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-        np.savez(handle, **stored)
+    write_npz(path, stored)
 
 
 def build_templates(

@@ -70,10 +70,10 @@ def residual_figure(models: Mapping[str, xr.Dataset], title: str | None = None, 
     from matplotlib.figure import Figure
 
     rows = len(models)
-    fig = Figure(figsize=(3 * panel_size + 0.6, rows * panel_size + (0.7 if title else 0.1)))
+    height = rows * panel_size + (0.7 if title else 0.1)
+    fig = Figure(figsize=(3 * panel_size + 0.6, height))
     # Fixed margins rather than a layout engine: constrained layout spent ~10 s
     # placing the 30 panels and 10 colour bars of a ten-band fit.
-    height = rows * panel_size + (0.7 if title else 0.1)
     axes = np.atleast_2d(
         fig.subplots(
             rows,
